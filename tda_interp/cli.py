@@ -1,0 +1,196 @@
+"""The ``tda-interp`` command line: ``run``, ``report`` and ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from tda_interp import __version__
+from tda_interp.exceptions import TdaInterpError
+
+__all__ = ["main"]
+
+EXAMPLE_CONFIG = """example config (all keys: see the README):
+
+  [model]
+  factory = "mypkg.models:make_model"      # or "models.py:make_model"
+  checkpoints = "checkpoints/step_*.pt"    # glob or folder (.pt/.pth/.safetensors)
+  [inputs]
+  factory = "mypkg.data:probe_inputs"
+  [capture]
+  layers = ["encoder.layer.*.output"]
+  reduction = "mean"
+  [homology]
+  views = ["raw", "pc_pairs2"]
+"""
+
+
+@contextmanager
+def _progress(quiet: bool) -> Iterator:
+    """A rich progress bar on stderr, handed to the pipeline as ``progress(desc, done, total)``."""
+    if quiet:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("[bold]{task.fields[stage]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task("", total=None, stage="homology")
+
+        def update(description: str, done: int, total: int) -> None:
+            bar.update(task, description=description, completed=done, total=total)
+
+        yield update
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from tda_interp.config import load_config
+    from tda_interp.pipeline import run_from_config
+
+    config = load_config(args.config)
+    t0 = time.perf_counter()
+    with _progress(args.quiet) as progress:
+        outcome = run_from_config(
+            config, run_dir=args.run_dir, overwrite=args.overwrite, progress=progress
+        )
+    print(
+        f"Run {outcome.run_dir}: {outcome.computed} results computed, {outcome.skipped} already "
+        f"done ({len(outcome.checkpoints)} checkpoints x {len(outcome.layers)} layers x "
+        f"{len(outcome.views)} views) in {time.perf_counter() - t0:.1f} s."
+    )
+    if args.report:
+        from tda_interp.reports import write_report
+
+        path = write_report(outcome.run_dir, args.report, title=config.title)
+        print(f"Report: {Path(path).resolve()}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from tda_interp.reports import write_report
+
+    path = write_report(args.run_dir, args.output, title=args.title)
+    print(f"Report: {Path(path).resolve()}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from tda_interp.demo import run_demo
+
+    t0 = time.perf_counter()
+
+    def on_train(step: int, loss: float, acc: float) -> None:
+        if not args.quiet:
+            print(
+                f"train step {step:>5}/{args.steps}: train loss {loss:.4f}, test accuracy "
+                f"{acc:.3f} ({time.perf_counter() - t0:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    with _progress(args.quiet) as progress:
+        result = run_demo(
+            args.output,
+            steps=args.steps,
+            every=args.every,
+            seed=args.seed,
+            on_train=on_train,
+            progress=progress,
+        )
+    print(f"Demo finished in {time.perf_counter() - t0:.1f} s.")
+    print(f"Run directory: {result.run.run_dir.resolve()}")
+    print(f"Config (rerun with `tda-interp run`): {result.config.resolve()}")
+    print(f"Report: {result.report.resolve()}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="tda-interp",
+        description="Persistent homology of neural-network activations: barcodes, Betti curves "
+        "and an offline HTML report, per layer and checkpoint.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run",
+        help="capture, compute and store diagrams for every checkpoint and layer of a config",
+        description="Run the pipeline described by a TOML config; resumes an existing run.",
+        epilog=EXAMPLE_CONFIG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("config", type=Path, help="TOML config file")
+    run.add_argument(
+        "-o",
+        "--run-dir",
+        type=Path,
+        default=None,
+        help="run directory (overrides run_dir in the config)",
+    )
+    run.add_argument(
+        "--overwrite", action="store_true", help="discard a run written with other parameters"
+    )
+    run.add_argument(
+        "--report", type=Path, default=None, metavar="HTML", help="also write a report here"
+    )
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=_cmd_run)
+
+    report = sub.add_parser("report", help="write a self-contained HTML report of a run")
+    report.add_argument("run_dir", type=Path, help="run directory written by `run` or `demo`")
+    report.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("report.html"),
+        help="HTML file (default: report.html)",
+    )
+    report.add_argument("--title", default=None, help="report title")
+    report.set_defaults(func=_cmd_report)
+
+    demo = sub.add_parser(
+        "demo",
+        help="train a grokking model on the CPU, replay its checkpoints and write a report",
+    )
+    demo.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("tda-interp-demo"),
+        help="output folder (default: tda-interp-demo)",
+    )
+    demo.add_argument("--steps", type=int, default=3000, help="training steps (default: 3000)")
+    demo.add_argument("--every", type=int, default=250, help="checkpoint interval (default: 250)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    demo.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``tda-interp`` and ``python -m tda_interp``; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except TdaInterpError as err:
+        print(f"tda-interp {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; finished results are kept, rerun to resume", file=sys.stderr)
+        return 130

@@ -1,0 +1,241 @@
+"""The TOML configuration of ``tda-interp run``, parsed into a frozen :class:`RunConfig`.
+
+Example (every key but ``model.factory``, ``model.checkpoints``, ``inputs.factory`` and
+``capture.layers`` has the default shown)::
+
+    title = "My model"                       # optional, shown in the report
+    run_dir = "runs/my-model"                # optional; `-o` overrides
+
+    [model]
+    factory = "mypkg.models:make_model"      # or "models.py:make_model", next to this file
+    checkpoints = "checkpoints/step_*.pt"    # glob or folder of .pt/.pth/.safetensors
+
+    [inputs]
+    factory = "mypkg.data:probe_inputs"      # returns a Tensor, a tuple of Tensors or a dict
+    batch_size = 0                           # 0: one forward pass for all probe inputs
+
+    [capture]
+    layers = ["embed", "mlp.*"]              # module paths or globs
+    reduction = "none"                       # none | flatten | mean | last | first | <int>
+    output_index = 0                         # element taken from tuple outputs
+
+    [homology]
+    maxdim = 1
+    views = ["raw", "pc_pairs2"]
+    metric = "euclidean"                     # euclidean | cosine | correlation
+    backend = "auto"                         # auto | ripser | giotto-ph
+    max_points = 1000                        # seeded subsample above this; 0: keep all
+    seed = 0
+    long_bar = 0.25                          # relative lifetime of a "long-lived" bar
+    drop_nonfinite = false
+
+Relative paths are resolved against the directory of the config file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tda_interp.diagrams.summaries import DEFAULT_LONG_BAR
+from tda_interp.exceptions import ConfigError
+from tda_interp.homology.views import expand_views
+
+__all__ = ["RunConfig", "load_config", "resolve_factory"]
+
+_SECTIONS = {
+    "": {"title", "run_dir", "model", "inputs", "capture", "homology"},
+    "model": {"factory", "checkpoints"},
+    "inputs": {"factory", "batch_size"},
+    "capture": {"layers", "reduction", "output_index"},
+    "homology": {
+        "maxdim", "views", "metric", "backend", "max_points", "seed", "long_bar",
+        "drop_nonfinite",
+    },
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything ``tda-interp run`` needs; see the module docstring for the file format."""
+
+    model_factory: str
+    checkpoints: str
+    inputs_factory: str
+    layers: tuple[str, ...]
+    title: str | None = None
+    run_dir: Path | None = None
+    base_dir: Path = field(default_factory=Path.cwd)
+    batch_size: int | None = None
+    reduction: str | int = "none"
+    output_index: int = 0
+    maxdim: int = 1
+    views: tuple[str, ...] = ("raw",)
+    metric: str = "euclidean"
+    backend: str = "auto"
+    max_points: int | None = 1000
+    seed: int = 0
+    long_bar: float = DEFAULT_LONG_BAR
+    drop_nonfinite: bool = False
+
+
+def _check_keys(data: dict[str, Any], section: str, path: Path) -> None:
+    unknown = set(data) - _SECTIONS[section]
+    if unknown:
+        import difflib
+
+        hints = []
+        for key in sorted(unknown):
+            close = difflib.get_close_matches(key, _SECTIONS[section], n=1)
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        where = f"[{section}]" if section else "the top level"
+        raise ConfigError(
+            f"{path}: unknown key(s) {', '.join(hints)} in {where}; allowed: "
+            f"{', '.join(sorted(_SECTIONS[section]))}."
+        )
+
+
+def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    value = table[key]
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        raise ConfigError(f"{where}: {key} must be {kind}, got a boolean {value!r}.")
+    if not isinstance(value, kind):
+        raise ConfigError(f"{where}: {key} must be {kind}, got {type(value).__name__} {value!r}.")
+    return value
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a run configuration file.
+
+    Parameters
+    ----------
+    path : str or Path
+        A TOML file (see the module docstring).
+
+    Returns
+    -------
+    RunConfig
+    """
+    cfg_path = Path(path)
+    try:
+        data = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise ConfigError(f"Config file {str(cfg_path)!r} does not exist.") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{cfg_path}: not valid TOML: {err}.") from err
+    _check_keys(data, "", cfg_path)
+    for section in ("model", "inputs", "capture", "homology"):
+        table = data.get(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{cfg_path}: [{section}] must be a table.")
+        _check_keys(table, section, cfg_path)
+    model, inputs = data.get("model", {}), data.get("inputs", {})
+    capture, hom = data.get("capture", {}), data.get("homology", {})
+    missing = [
+        name
+        for name, table, key in (
+            ("model.factory", model, "factory"),
+            ("model.checkpoints", model, "checkpoints"),
+            ("inputs.factory", inputs, "factory"),
+            ("capture.layers", capture, "layers"),
+        )
+        if key not in table
+    ]
+    if missing:
+        raise ConfigError(
+            f"{cfg_path}: missing required key(s) {', '.join(missing)}; see `tda-interp run "
+            "--help` for an example config."
+        )
+    w = str(cfg_path)
+    layers = capture["layers"]
+    if isinstance(layers, str):
+        layers = [layers]
+    if not isinstance(layers, list) or not layers or not all(isinstance(x, str) for x in layers):
+        raise ConfigError(f"{w}: capture.layers must be a non-empty list of module paths/globs.")
+    reduction = capture.get("reduction", "none")
+    if not isinstance(reduction, str | int) or isinstance(reduction, bool):
+        raise ConfigError(f"{w}: capture.reduction must be a string or a token position.")
+    views = hom.get("views", ["raw"])
+    maxdim = _get(hom, "maxdim", int, w) if "maxdim" in hom else 1
+    if not 0 <= maxdim <= 3:
+        raise ConfigError(f"{w}: homology.maxdim must be between 0 and 3, got {maxdim}.")
+    max_points = _get(hom, "max_points", int, w) if "max_points" in hom else 1000
+    batch_size = _get(inputs, "batch_size", int, w) if "batch_size" in inputs else 0
+    long_bar = float(_get(hom, "long_bar", (int, float), w)) if "long_bar" in hom else None
+    base = cfg_path.resolve().parent
+    run_dir = data.get("run_dir")
+    return RunConfig(
+        model_factory=_get(model, "factory", str, w),
+        checkpoints=_get(model, "checkpoints", str, w),
+        inputs_factory=_get(inputs, "factory", str, w),
+        layers=tuple(layers),
+        title=data.get("title"),
+        run_dir=(base / run_dir) if isinstance(run_dir, str) else None,
+        base_dir=base,
+        batch_size=batch_size or None,
+        reduction=reduction,
+        output_index=_get(capture, "output_index", int, w) if "output_index" in capture else 0,
+        maxdim=maxdim,
+        views=tuple(expand_views(views)),
+        metric=_get(hom, "metric", str, w) if "metric" in hom else "euclidean",
+        backend=_get(hom, "backend", str, w) if "backend" in hom else "auto",
+        max_points=max_points or None,
+        seed=_get(hom, "seed", int, w) if "seed" in hom else 0,
+        long_bar=DEFAULT_LONG_BAR if long_bar is None else long_bar,
+        drop_nonfinite=bool(hom.get("drop_nonfinite", False)),
+    )
+
+
+def resolve_factory(spec: str, *, base_dir: Path | None = None) -> Callable[..., Any]:
+    """Import ``"package.module:function"`` or ``"file.py:function"``.
+
+    A ``.py`` path is resolved against ``base_dir`` (the config file's directory).
+
+    Examples
+    --------
+    >>> resolve_factory("tda_interp.demo.modular:make_model").__name__
+    'make_model'
+    """
+    if ":" not in spec:
+        raise ConfigError(
+            f"Factory {spec!r} must look like 'package.module:function' or 'file.py:function'."
+        )
+    module_part, _, attr = spec.rpartition(":")
+    try:
+        if module_part.endswith(".py"):
+            file = Path(module_part)
+            if not file.is_absolute() and base_dir is not None:
+                file = base_dir / file
+            if not file.is_file():
+                raise ConfigError(f"Factory {spec!r}: file {str(file)!r} does not exist.")
+            name = f"_tda_interp_user_{file.stem}"
+            loader_spec = importlib.util.spec_from_file_location(name, file)
+            if loader_spec is None or loader_spec.loader is None:
+                raise ConfigError(f"Factory {spec!r}: cannot import {str(file)!r}.")
+            module = importlib.util.module_from_spec(loader_spec)
+            sys.modules[name] = module
+            loader_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_part)
+    except ImportError as err:
+        raise ConfigError(
+            f"Factory {spec!r}: cannot import {module_part!r} ({err}); is the package installed "
+            "in this environment, or should it be a path like 'models.py:make_model'?"
+        ) from err
+    func = getattr(module, attr, None)
+    if not callable(func):
+        public = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))]
+        import difflib
+
+        close = difflib.get_close_matches(attr, public, n=3)
+        raise ConfigError(
+            f"Factory {spec!r}: {module_part!r} has no callable {attr!r}"
+            + (f"; closest: {', '.join(close)}." if close else ".")
+        )
+    return func  # type: ignore[no-any-return]

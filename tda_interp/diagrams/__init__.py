@@ -1,0 +1,17 @@
+"""The diagram type, its converters, Betti curves and summaries."""
+
+from tda_interp.diagrams.betti import betti_curve, betti_number, shared_grid
+from tda_interp.diagrams.diagram import Diagram, from_giotto, to_giotto
+from tda_interp.diagrams.summaries import DEFAULT_LONG_BAR, persistent_entropy, summarize
+
+__all__ = [
+    "DEFAULT_LONG_BAR",
+    "Diagram",
+    "betti_curve",
+    "betti_number",
+    "from_giotto",
+    "persistent_entropy",
+    "shared_grid",
+    "summarize",
+    "to_giotto",
+]

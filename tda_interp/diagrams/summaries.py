@@ -1,0 +1,77 @@
+"""Scale-free numbers that summarise a diagram, as tidy rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tda_interp.diagrams.diagram import Diagram
+
+__all__ = ["DEFAULT_LONG_BAR", "persistent_entropy", "summarize"]
+
+#: Default threshold on the relative lifetime (fraction of the cloud's diameter) above which a
+#: bar counts as long-lived. Bars of Gaussian noise clouds of a few hundred points rarely exceed
+#: 0.15 of the diameter; a clean circle's H1 bar is about 0.87 of it.
+DEFAULT_LONG_BAR = 0.25
+
+
+def persistent_entropy(lifetimes: np.ndarray) -> float:
+    """Shannon entropy (nats) of the normalised lifetimes; 0.0 for fewer than two bars.
+
+    Examples
+    --------
+    >>> round(persistent_entropy(np.array([1.0, 1.0])), 4)
+    0.6931
+    """
+    life = np.asarray(lifetimes, dtype=np.float64)
+    life = life[life > 0]
+    if life.size < 2:
+        return 0.0
+    p = life / life.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def summarize(diagram: Diagram, *, long_bar: float = DEFAULT_LONG_BAR) -> list[dict[str, Any]]:
+    """One row of summaries per homology dimension.
+
+    Parameters
+    ----------
+    diagram : Diagram
+    long_bar : float, default 0.25
+        Relative-lifetime threshold for ``n_long``.
+
+    Returns
+    -------
+    list of dict, one per dimension, with keys
+        ``dim``; ``n_bars`` (finite), ``n_infinite``; ``n_long`` (finite bars whose relative
+        lifetime exceeds ``long_bar``); ``max_persistence`` (absolute);
+        ``max_rel_persistence``, ``second_rel_persistence``, ``total_rel_persistence``
+        (relative to the scale); ``entropy``; ``scale``; ``n_points``.
+
+    Examples
+    --------
+    >>> d = Diagram(pairs=[[[0.0, np.inf], [0.0, 1.0]], [[0.5, 2.0]]], scale=4.0, n_points=2)
+    >>> summarize(d)[1]["n_long"]
+    1
+    """
+    rows = []
+    for k in range(diagram.maxdim + 1):
+        life = diagram.lifetimes(k)
+        rel = diagram.lifetimes(k, relative=True)
+        rows.append(
+            {
+                "dim": k,
+                "n_bars": int(life.size),
+                "n_infinite": diagram.n_infinite(k),
+                "n_long": int((rel > long_bar).sum()),
+                "max_persistence": float(life[0]) if life.size else 0.0,
+                "max_rel_persistence": float(rel[0]) if rel.size else 0.0,
+                "second_rel_persistence": float(rel[1]) if rel.size > 1 else 0.0,
+                "total_rel_persistence": float(rel.sum()),
+                "entropy": persistent_entropy(life),
+                "scale": diagram.scale,
+                "n_points": diagram.n_points,
+            }
+        )
+    return rows

@@ -1,0 +1,298 @@
+"""The one path through the product: checkpoints -> activations -> diagrams -> run directory.
+
+Data flows one way. For every checkpoint (in natural step order) the model is loaded, the probe
+inputs are run once with hooks on every layer, and each (layer, view) cloud becomes a diagram and
+summaries, written atomically to the run directory. Results already on disk are skipped, so a
+rerun after a crash recomputes nothing that finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from tda_interp.config import RunConfig, resolve_factory
+from tda_interp.diagrams.summaries import DEFAULT_LONG_BAR
+from tda_interp.exceptions import ActivationError, CheckpointError, ConfigError
+from tda_interp.homology.persistence import vietoris_rips
+from tda_interp.homology.views import expand_views
+from tda_interp.hooks import (
+    capture_activations,
+    checkpoint_label,
+    find_checkpoints,
+    load_checkpoint,
+    resolve_sites,
+)
+from tda_interp.store.format import step_from_label
+from tda_interp.store.writer import RunWriter
+
+__all__ = [
+    "ProgressCallback",
+    "RunOutcome",
+    "inputs_fingerprint",
+    "run_from_config",
+    "run_pipeline",
+]
+
+#: ``progress(description, done, total)``, called before work starts and after each result.
+ProgressCallback = Callable[[str, int, int], None]
+Inputs = torch.Tensor | tuple[torch.Tensor, ...] | Mapping[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a pipeline run did."""
+
+    run_dir: Path
+    computed: int
+    skipped: int
+    checkpoints: tuple[str, ...]
+    layers: tuple[str, ...]
+    views: tuple[str, ...]
+
+
+def _tensors(inputs: Inputs) -> list[tuple[str, torch.Tensor]]:
+    if isinstance(inputs, torch.Tensor):
+        return [("0", inputs)]
+    if isinstance(inputs, Mapping):
+        return [(str(k), v) for k, v in sorted(inputs.items())]
+    if isinstance(inputs, tuple | list):
+        return [(str(i), v) for i, v in enumerate(inputs)]
+    raise ConfigError(
+        f"Expected probe inputs as a Tensor, a tuple of Tensors or a dict of Tensors, got "
+        f"{type(inputs).__name__}; make the inputs factory return one of these."
+    )
+
+
+def inputs_fingerprint(inputs: Inputs) -> dict[str, Any]:
+    """Shape, dtype and SHA-256 of the probe inputs, so a rerun cannot mix probe sets."""
+    digest = hashlib.sha256()
+    shapes = {}
+    for key, tensor in _tensors(inputs):
+        if not isinstance(tensor, torch.Tensor):
+            raise ConfigError(
+                f"Probe input {key!r} is a {type(tensor).__name__}, expected a torch.Tensor."
+            )
+        t = tensor.detach().cpu().contiguous()
+        digest.update(key.encode())
+        digest.update(str(t.dtype).encode())
+        digest.update(str(tuple(t.shape)).encode())
+        digest.update(
+            t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes()
+        )
+        shapes[key] = [list(t.shape), str(t.dtype).removeprefix("torch.")]
+    return {"sha256": digest.hexdigest(), "tensors": shapes}
+
+
+def _file_digest(path: Path) -> str | None:
+    """SHA-256 of a checkpoint file (None for folders), to detect a changed checkpoint."""
+    if not path.is_file():
+        return None
+    with path.open("rb") as fh:
+        return "sha256:" + hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _n_inputs(inputs: Inputs) -> int:
+    tensors = _tensors(inputs)
+    if not tensors or tensors[0][1].ndim == 0 or tensors[0][1].shape[0] == 0:
+        raise ConfigError(
+            "The probe set is empty: expected at least 2 probe inputs along dimension 0."
+        )
+    return int(tensors[0][1].shape[0])
+
+
+def run_pipeline(
+    model: nn.Module,
+    checkpoints: Sequence[str | os.PathLike[str]],
+    inputs: Inputs,
+    run_dir: str | os.PathLike[str],
+    *,
+    layers: str | Sequence[str],
+    views: Sequence[str] = ("raw",),
+    reduction: str | int = "none",
+    output_index: int = 0,
+    batch_size: int | None = None,
+    maxdim: int = 1,
+    metric: str = "euclidean",
+    backend: str = "auto",
+    max_points: int | None = 1000,
+    seed: int = 0,
+    long_bar: float = DEFAULT_LONG_BAR,
+    drop_nonfinite: bool = False,
+    info: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+) -> RunOutcome:
+    """Compute and store the diagrams of every (checkpoint, layer, view).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The architecture; each checkpoint's state_dict is loaded into it in turn.
+    checkpoints : sequence of path
+        Checkpoint files (``.pt``/``.pth`` state_dicts, ``.safetensors``), in training order.
+    inputs : Tensor, tuple of Tensors or dict of Tensors
+        The probe set, batch along dimension 0.
+    run_dir : path
+        Where results go; resumed if it exists with the same parameters.
+    layers : str or sequence of str
+        Module paths or globs (see :func:`tda_interp.hooks.resolve_sites`).
+    views : sequence of str, default ("raw",)
+        See :mod:`tda_interp.homology.views`.
+    reduction, output_index, batch_size
+        Passed to :func:`tda_interp.hooks.capture_activations`.
+    maxdim, metric, backend, max_points, seed, drop_nonfinite
+        Passed to :func:`tda_interp.homology.vietoris_rips`.
+    long_bar : float, default 0.25
+        Relative-lifetime threshold of a long-lived bar in the summaries.
+    info : dict, optional
+        Descriptive manifest fields (model name, title).
+    overwrite : bool, default False
+        Discard a run directory written with other parameters.
+    progress : callable, optional
+        ``progress(description, done, total)``.
+
+    Returns
+    -------
+    RunOutcome
+    """
+    if not checkpoints:
+        raise CheckpointError("No checkpoints given; expected at least one checkpoint file.")
+    paths = [Path(c) for c in checkpoints]
+    labels = [checkpoint_label(p) for p in paths]
+    dupes = sorted({lab for lab in labels if labels.count(lab) > 1})
+    if dupes:
+        raise CheckpointError(
+            f"Several checkpoint files share the label(s) {dupes} (the file name without its "
+            "suffix); keep one file per checkpoint."
+        )
+    sites = resolve_sites(model, layers if isinstance(layers, str) else list(layers))
+    view_names = expand_views(list(views))
+    n_inputs = _n_inputs(inputs)
+    params = {
+        "layers": sites,
+        "views": view_names,
+        "reduction": reduction,
+        "output_index": output_index,
+        "maxdim": maxdim,
+        "metric": metric,
+        "backend": backend,
+        "max_points": max_points,
+        "seed": seed,
+        "long_bar": long_bar,
+        "drop_nonfinite": drop_nonfinite,
+        "inputs": inputs_fingerprint(inputs) | {"n_inputs": n_inputs},
+    }
+    writer = RunWriter(run_dir, params, info=info, overwrite=overwrite)
+    total = len(paths) * len(sites) * len(view_names)
+    done = computed = 0
+    if progress:
+        progress("starting", 0, total)
+    for index, (path, label) in enumerate(zip(paths, labels, strict=True)):
+        step = step_from_label(label, default=index)
+        writer.add_checkpoint(label, step, source=str(path), fingerprint=_file_digest(path))
+        todo = [(s, v) for s in sites for v in view_names if not writer.is_done(label, s, v)]
+        done += len(sites) * len(view_names) - len(todo)
+        if not todo:
+            if progress:
+                progress(f"{label}: already done", done, total)
+            continue
+        load_checkpoint(model, path)
+        needed = list(dict.fromkeys(s for s, _ in todo))
+        acts = capture_activations(
+            model,
+            inputs,
+            needed,
+            reduction=reduction,  # type: ignore[arg-type]
+            batch_size=batch_size,
+            output_index=output_index,
+        )
+        for site, view in todo:
+            try:
+                diagram = vietoris_rips(
+                    acts[site],
+                    maxdim=maxdim,
+                    view=view,
+                    metric=metric,  # type: ignore[arg-type]
+                    backend=backend,
+                    max_points=max_points,
+                    seed=seed,
+                    drop_nonfinite=drop_nonfinite,
+                    site=site,
+                    checkpoint=label,
+                )
+            except ActivationError as err:
+                if label in str(err):
+                    raise
+                raise ActivationError(f"{err} (layer {site!r}, checkpoint {label!r})") from err
+            writer.write(label, site, view, diagram, step=step, long_bar=long_bar)
+            computed += 1
+            done += 1
+            if progress:
+                progress(f"{label} {site} {view}", done, total)
+    return RunOutcome(
+        run_dir=Path(run_dir),
+        computed=computed,
+        skipped=total - computed,
+        checkpoints=tuple(labels),
+        layers=tuple(sites),
+        views=tuple(view_names),
+    )
+
+
+def run_from_config(
+    config: RunConfig,
+    *,
+    run_dir: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+) -> RunOutcome:
+    """Run the pipeline described by a :class:`~tda_interp.config.RunConfig`.
+
+    ``run_dir`` overrides the config's ``run_dir``; one of them must be given.
+    """
+    target = run_dir if run_dir is not None else config.run_dir
+    if target is None:
+        raise ConfigError("No run directory: set run_dir in the config file or pass -o/--run-dir.")
+    model = resolve_factory(config.model_factory, base_dir=config.base_dir)()
+    if not isinstance(model, nn.Module):
+        raise ConfigError(
+            f"The model factory {config.model_factory!r} returned a "
+            f"{type(model).__name__}, expected a torch.nn.Module."
+        )
+    inputs = resolve_factory(config.inputs_factory, base_dir=config.base_dir)()
+    pattern = config.checkpoints
+    if not os.path.isabs(pattern):
+        pattern = str(config.base_dir / pattern)
+    checkpoints = find_checkpoints(pattern)
+    info = {"model": config.model_factory, "inputs": config.inputs_factory}
+    if config.title:
+        info["title"] = config.title
+    return run_pipeline(
+        model,
+        checkpoints,
+        inputs,
+        target,
+        layers=list(config.layers),
+        views=list(config.views),
+        reduction=config.reduction,
+        output_index=config.output_index,
+        batch_size=config.batch_size,
+        maxdim=config.maxdim,
+        metric=config.metric,
+        backend=config.backend,
+        max_points=config.max_points,
+        seed=config.seed,
+        long_bar=config.long_bar,
+        drop_nonfinite=config.drop_nonfinite,
+        info=info,
+        overwrite=overwrite,
+        progress=progress,
+    )

@@ -1,0 +1,328 @@
+"""Capturing activations from small models with temporary forward hooks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from tda_interp.exceptions import (
+    ActivationError,
+    CaptureError,
+    ConfigError,
+    SiteNotFoundError,
+    TdaInterpWarning,
+)
+from tda_interp.hooks import Capture, capture, capture_activations
+
+
+def make_mlp() -> nn.Sequential:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+
+
+def no_hooks(model: nn.Module) -> bool:
+    return all(not module._forward_hooks for module in model.modules())
+
+
+class Exploding(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("boom")
+
+
+class TupleOut(nn.Module):
+    """Returns (hidden, attention-like weights, a non-tensor), like many transformer blocks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 6)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, str]:
+        h = self.fc(x)
+        return h, h.sum(dim=1), "meta"
+
+
+class WithTuple(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.block = TupleOut()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.block(x)[0]
+
+
+class Skipping(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.used = nn.Linear(4, 4)
+        self.unused = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.used(x)
+
+
+class Reused(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.fc(x))
+
+
+class ModeProbe(nn.Module):
+    """Records the train flag and grad mode seen during forward."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.seen: list[tuple[bool, bool]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append((self.training, torch.is_grad_enabled()))
+        return self.fc(x)
+
+
+def test_mlp_matches_manual_activations() -> None:
+    model = make_mlp()
+    x = torch.randn(10, 4)
+    acts = capture_activations(model, x, ["0", "1", "2"])
+    with torch.no_grad():
+        h0 = model[0](x)
+        h1 = torch.relu(h0)
+        h2 = model[2](h1)
+    assert list(acts) == ["0", "1", "2"]
+    for site, expected in zip(["0", "1", "2"], [h0, h1, h2], strict=True):
+        assert acts[site].shape == tuple(expected.shape)
+        assert acts[site].dtype == np.float32
+        np.testing.assert_allclose(acts[site], expected.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_batches_are_concatenated_in_order() -> None:
+    model = make_mlp()
+    x = torch.randn(10, 4)
+    full = capture_activations(model, x, "*")
+    batched = capture_activations(model, x, "*", batch_size=3)
+    for site in full:
+        np.testing.assert_allclose(batched[site], full[site], rtol=1e-6, atol=1e-6)
+
+
+def test_tuple_and_dict_inputs() -> None:
+    class TwoInputs(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 2)
+
+        def forward(self, x: torch.Tensor, scale: torch.Tensor, shift: float = 0.0) -> torch.Tensor:
+            return self.fc(x * scale + shift)
+
+    model = TwoInputs()
+    x, scale = torch.randn(7, 4), torch.rand(7, 1)
+    with torch.no_grad():
+        expected = model.fc(x * scale + 1.0).numpy()
+    by_args = capture_activations(model, (x, scale, 1.0), "fc", batch_size=2)
+    by_kwargs = capture_activations(
+        model, {"x": x, "scale": scale, "shift": 1.0}, "fc", batch_size=4
+    )
+    np.testing.assert_allclose(by_args["fc"], expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(by_kwargs["fc"], expected, rtol=1e-6, atol=1e-6)
+
+
+def test_hooks_removed_when_forward_raises() -> None:
+    model = nn.Sequential(nn.Linear(4, 4), Exploding())
+    with pytest.raises(RuntimeError, match="boom"), capture(model, "*"):
+        model(torch.randn(2, 4))
+    assert no_hooks(model)
+    with pytest.raises(RuntimeError, match="boom"):
+        capture_activations(model, torch.randn(2, 4), "*")
+    assert no_hooks(model)
+
+
+def test_hooks_removed_after_normal_exit_and_capture_error() -> None:
+    model = WithTuple()
+    with capture(model, "block") as cap:
+        model(torch.randn(2, 4))
+    assert no_hooks(model)
+    assert cap["block"].shape == (2, 6)
+    with pytest.raises(CaptureError):
+        capture_activations(model, torch.randn(2, 4), "block", output_index=2)
+    assert no_hooks(model)
+
+
+def test_train_eval_modes_restored() -> None:
+    model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5), ModeProbe(), nn.BatchNorm1d(4))
+    model.train()
+    model[1].eval()  # mixed: dropout in eval, the rest in train
+    before = {name: module.training for name, module in model.named_modules()}
+    capture_activations(model, torch.randn(6, 4), ["0", "3"])
+    assert model[2].seen == [(False, False)]  # eval mode and no grad during the forward pass
+    assert {name: module.training for name, module in model.named_modules()} == before
+    assert torch.is_grad_enabled()
+
+
+def test_train_eval_modes_restored_on_exception() -> None:
+    model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5), Exploding())
+    model[0].train()
+    model[1].eval()
+    model[2].train()
+    before = {name: module.training for name, module in model.named_modules()}
+    with pytest.raises(RuntimeError, match="boom"):
+        capture_activations(model, torch.randn(2, 4), "0")
+    assert {name: module.training for name, module in model.named_modules()} == before
+
+
+def test_context_manager_leaves_modes_and_grad_to_caller() -> None:
+    model = nn.Sequential(ModeProbe())
+    model.train()
+    with capture(model, "0") as cap:
+        out = model(torch.randn(3, 4))
+    assert model[0].seen == [(True, True)]
+    assert out.requires_grad
+    stored = cap["0"]
+    assert isinstance(stored, np.ndarray)
+    assert stored.shape == (3, 4)
+
+
+def test_context_manager_appends_each_call() -> None:
+    model = make_mlp()
+    with capture(model, "2") as cap, torch.no_grad():
+        model(torch.randn(5, 4))
+        model(torch.randn(2, 4))
+    assert cap.n_calls == {"2": 2}
+    assert cap.activations["2"].shape == (7, 3)
+    assert cap.sites == ["2"]
+    assert isinstance(cap, Capture)
+
+
+def test_stored_arrays_are_copies() -> None:
+    # An in-place ReLU after the Linear must not change what was captured from the Linear.
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(inplace=True))
+    x = torch.randn(20, 4)
+    with torch.no_grad():
+        expected = model[0](x).numpy().copy()
+    acts = capture_activations(model, x, "0")
+    np.testing.assert_allclose(acts["0"], expected, rtol=1e-6, atol=1e-6)
+    assert (acts["0"] < 0).any()
+
+
+def test_selection_by_glob_list_and_predicate() -> None:
+    model = make_mlp()
+    x = torch.randn(3, 4)
+    assert list(capture_activations(model, x, "*")) == ["0", "1", "2"]
+    assert list(capture_activations(model, x, ["2", "0"])) == ["2", "0"]
+    linear = capture_activations(model, x, lambda name, module: isinstance(module, nn.Linear))
+    assert list(linear) == ["0", "2"]
+
+
+def test_misspelled_site_lists_close_name() -> None:
+    model = WithTuple()
+    with pytest.raises(SiteNotFoundError, match=r"'block\.fc'"):
+        capture_activations(model, torch.randn(2, 4), "block.fcc")
+    assert no_hooks(model)
+
+
+def test_getitem_with_wrong_key_lists_close_names() -> None:
+    model = make_mlp()
+    with capture(model, ["0", "2"]) as cap, torch.no_grad():
+        model(torch.randn(2, 4))
+    with pytest.raises(SiteNotFoundError, match="'2'"):
+        cap["22"]
+    assert "0" in cap
+    assert len(cap) == 2
+
+
+def test_tuple_output_with_output_index() -> None:
+    model = WithTuple()
+    x = torch.randn(5, 4)
+    with torch.no_grad():
+        hidden = model.block.fc(x)
+    first = capture_activations(model, x, "block")
+    second = capture_activations(model, x, "block", output_index=1)
+    np.testing.assert_allclose(first["block"], hidden.numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        second["block"], hidden.sum(dim=1, keepdim=True).numpy(), rtol=1e-5, atol=1e-5
+    )
+
+
+def test_non_tensor_output_raises_capture_error() -> None:
+    model = WithTuple()
+    with pytest.raises(CaptureError, match=r"'block'.*got str"):
+        capture_activations(model, torch.randn(2, 4), "block", output_index=2)
+    with pytest.raises(CaptureError, match="out of range"):
+        capture_activations(model, torch.randn(2, 4), "block", output_index=5)
+
+
+def test_site_that_never_fires() -> None:
+    model = Skipping()
+    with pytest.raises(CaptureError, match="'unused' never fired"):
+        capture_activations(model, torch.randn(2, 4), ["used", "unused"])
+    with capture(model, ["used", "unused"]) as cap:
+        model(torch.randn(2, 4))
+    assert cap["used"].shape == (2, 4)
+    with pytest.raises(CaptureError, match="'unused' never fired"):
+        cap.activations  # noqa: B018
+
+
+def test_site_that_fires_twice_per_forward() -> None:
+    with pytest.raises(CaptureError, match="fired 2 times"):
+        capture_activations(Reused(), torch.randn(2, 4), "fc")
+
+
+def test_sequence_model_needs_reduction() -> None:
+    model = nn.Sequential(nn.Embedding(10, 6), nn.Linear(6, 6))
+    tokens = torch.randint(0, 10, (4, 5))
+    with pytest.raises(ActivationError, match=r"'1'.*\(4, 5, 6\).*reduction='flatten'"):
+        capture_activations(model, tokens, "1")
+    assert no_hooks(model)
+    acts = capture_activations(model, tokens, "*", reduction="mean")
+    assert acts["0"].shape == (4, 6)
+    flat = capture_activations(model, tokens, "1", reduction="flatten")
+    assert flat["1"].shape == (4, 30)
+    last = capture_activations(model, tokens, "1", reduction=-1)
+    np.testing.assert_allclose(last["1"], flat["1"][:, -6:], rtol=1e-6)
+
+
+def test_flatten_with_varying_lengths_across_batches() -> None:
+    model = nn.Sequential(nn.Embedding(10, 2))
+    with capture(model, "0", reduction="flatten") as cap:
+        model(torch.randint(0, 10, (2, 3)))
+        model(torch.randint(0, 10, (2, 4)))
+    with pytest.raises(ActivationError, match="different numbers of features"):
+        cap["0"]
+
+
+def test_non_float_outputs_become_float32() -> None:
+    class Double(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x.double() * 2
+
+    acts = capture_activations(nn.Sequential(Double()), torch.ones(3, 2), "0")
+    assert acts["0"].dtype == np.float32
+    np.testing.assert_array_equal(acts["0"], np.full((3, 2), 2, dtype=np.float32))
+
+
+def test_rows_not_matching_batch_warn() -> None:
+    class TokensFlat(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x.reshape(-1, 2)
+
+    with pytest.warns(TdaInterpWarning, match="gave 6 rows for a batch of 3"):
+        capture_activations(nn.Sequential(TokensFlat()), torch.ones(3, 4), "0")
+
+
+@pytest.mark.parametrize(
+    ("inputs", "kwargs", "match"),
+    [
+        ([torch.ones(2, 4)], {}, "Expected inputs as a Tensor"),
+        ((torch.ones(2, 4), torch.ones(3, 1)), {}, "same size along dim 0"),
+        (torch.ones(0, 4), {}, "at least one input row"),
+        (torch.ones(2, 4), {"batch_size": 0}, "batch_size"),
+        (torch.ones(2, 4), {"reduction": "max"}, "reduction"),
+    ],
+)
+def test_bad_arguments(inputs: object, kwargs: dict[str, object], match: str) -> None:
+    model = make_mlp()
+    with pytest.raises(ConfigError, match=match):
+        capture_activations(model, inputs, "0", **kwargs)  # type: ignore[arg-type]
+    assert no_hooks(model)

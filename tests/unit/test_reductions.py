@@ -1,0 +1,109 @@
+"""Reductions of one batch of module output to (n_points, n_features)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import torch
+
+from tda_interp.exceptions import ActivationError, ConfigError
+from tda_interp.hooks import reduce_output
+from tda_interp.hooks.reductions import ReductionLike
+
+
+@pytest.fixture
+def tokens() -> torch.Tensor:
+    return torch.arange(8 * 3 * 5, dtype=torch.float32).reshape(8, 3, 5)
+
+
+def test_none_passes_2d_through() -> None:
+    x = torch.randn(6, 4)
+    assert torch.equal(reduce_output(x, "none", site="fc"), x)
+
+
+def test_1d_becomes_column() -> None:
+    x = torch.arange(6.0)
+    for reduction in ("none", "flatten"):
+        out = reduce_output(x, reduction, site="fc")
+        assert out.shape == (6, 1)
+        assert torch.equal(out[:, 0], x)
+
+
+def test_flatten(tokens: torch.Tensor) -> None:
+    out = reduce_output(tokens, "flatten", site="blocks.2.mlp")
+    assert out.shape == (8, 15)
+    assert torch.equal(out[1], tokens[1].reshape(-1))
+
+
+def test_flatten_empty_batch() -> None:
+    assert reduce_output(torch.zeros(0, 3, 5), "flatten").shape == (0, 15)
+
+
+@pytest.mark.parametrize(
+    ("reduction", "expected"),
+    [
+        ("mean", lambda t: t.mean(dim=1)),
+        ("first", lambda t: t[:, 0]),
+        ("last", lambda t: t[:, -1]),
+        (1, lambda t: t[:, 1]),
+        (-2, lambda t: t[:, 1]),
+    ],
+)
+def test_sequence_reductions(
+    tokens: torch.Tensor,
+    reduction: ReductionLike,
+    expected: Callable[[torch.Tensor], torch.Tensor],
+) -> None:
+    out = reduce_output(tokens, reduction, site="blocks.2.mlp")
+    assert out.shape == (8, 5)
+    assert torch.equal(out, expected(tokens))
+
+
+def test_none_on_3d_names_site_and_fix(tokens: torch.Tensor) -> None:
+    with pytest.raises(ActivationError) as info:
+        reduce_output(tokens, "none", site="blocks.2.mlp")
+    message = str(info.value)
+    assert "(n_points, n_features)" in message
+    assert "'blocks.2.mlp'" in message
+    assert "(8, 3, 5)" in message
+    assert "reduction='flatten'" in message
+    assert "reduction='mean'" in message
+
+
+def test_none_on_4d_suggests_flatten_only() -> None:
+    with pytest.raises(ActivationError, match="reduction='flatten'") as info:
+        reduce_output(torch.zeros(2, 3, 4, 4), "none", site="conv")
+    assert "mean" not in str(info.value)
+
+
+@pytest.mark.parametrize("shape", [(8, 5), (8, 3, 5, 2)])
+def test_sequence_reduction_wrong_rank(shape: tuple[int, ...]) -> None:
+    with pytest.raises(ActivationError) as info:
+        reduce_output(torch.zeros(shape), "mean", site="blocks.0.attn")
+    message = str(info.value)
+    assert "(batch, seq, features)" in message
+    assert "'blocks.0.attn'" in message
+    assert str(shape) in message
+    assert "reduction='flatten'" in message
+
+
+def test_position_out_of_range(tokens: torch.Tensor) -> None:
+    with pytest.raises(ActivationError, match=r"\[-3, 2\]"):
+        reduce_output(tokens, 3, site="blocks.0")
+
+
+def test_empty_sequence() -> None:
+    with pytest.raises(ActivationError, match="at least one sequence position"):
+        reduce_output(torch.zeros(2, 0, 4), "mean", site="blocks.0")
+
+
+def test_scalar_output() -> None:
+    with pytest.raises(ActivationError, match="batch dimension"):
+        reduce_output(torch.tensor(1.0), "none", site="loss")
+
+
+@pytest.mark.parametrize("reduction", ["max", True, 1.5, None])
+def test_unknown_reduction(reduction: object) -> None:
+    with pytest.raises(ConfigError, match="reduction"):
+        reduce_output(torch.zeros(2, 3), reduction, site="fc")  # type: ignore[arg-type]
