@@ -59,6 +59,8 @@ _SECTIONS = {
         "drop_nonfinite",
     },
 }  # fmt: skip
+_METRICS = ("euclidean", "cosine", "correlation")
+_BACKENDS = ("auto", "ripser", "giotto-ph")
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,21 @@ def load_config(path: str | Path) -> RunConfig:
     long_bar = float(_get(hom, "long_bar", (int, float), w)) if "long_bar" in hom else None
     base = cfg_path.resolve().parent
     run_dir = data.get("run_dir")
+    metric = _get(hom, "metric", str, w) if "metric" in hom else "euclidean"
+    backend = _get(hom, "backend", str, w) if "backend" in hom else "auto"
+    seed = _get(hom, "seed", int, w) if "seed" in hom else 0
+    drop = _get(hom, "drop_nonfinite", bool, w) if "drop_nonfinite" in hom else False
+    checks = (
+        (metric in _METRICS, f"homology.metric must be one of {_METRICS}, got {metric!r}"),
+        (backend in _BACKENDS, f"homology.backend must be one of {_BACKENDS}, got {backend!r}"),
+        (max_points >= 0, f"homology.max_points must be >= 0 (0 keeps all), got {max_points}"),
+        (seed >= 0, f"homology.seed must be >= 0, got {seed}"),
+        (long_bar is None or long_bar >= 0, f"homology.long_bar must be >= 0, got {long_bar}"),
+        (batch_size >= 0, f"inputs.batch_size must be >= 0 (0: one pass), got {batch_size}"),
+    )
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(f"{w}: {message}.")
     return RunConfig(
         model_factory=_get(model, "factory", str, w),
         checkpoints=_get(model, "checkpoints", str, w),
@@ -183,12 +200,12 @@ def load_config(path: str | Path) -> RunConfig:
         output_index=_get(capture, "output_index", int, w) if "output_index" in capture else 0,
         maxdim=maxdim,
         views=tuple(expand_views(views)),
-        metric=_get(hom, "metric", str, w) if "metric" in hom else "euclidean",
-        backend=_get(hom, "backend", str, w) if "backend" in hom else "auto",
+        metric=metric,
+        backend=backend,
         max_points=max_points or None,
-        seed=_get(hom, "seed", int, w) if "seed" in hom else 0,
+        seed=seed,
         long_bar=DEFAULT_LONG_BAR if long_bar is None else long_bar,
-        drop_nonfinite=bool(hom.get("drop_nonfinite", False)),
+        drop_nonfinite=drop,
     )
 
 
@@ -202,7 +219,7 @@ def resolve_factory(spec: str, *, base_dir: Path | None = None) -> Callable[...,
     >>> resolve_factory("tda_interp.demo.modular:make_model").__name__
     'make_model'
     """
-    if ":" not in spec:
+    if spec.count(":") < 1 or not spec.rpartition(":")[0] or not spec.rpartition(":")[2]:
         raise ConfigError(
             f"Factory {spec!r} must look like 'package.module:function' or 'file.py:function'."
         )
@@ -238,4 +255,4 @@ def resolve_factory(spec: str, *, base_dir: Path | None = None) -> Callable[...,
             f"Factory {spec!r}: {module_part!r} has no callable {attr!r}"
             + (f"; closest: {', '.join(close)}." if close else ".")
         )
-    return func  # type: ignore[no-any-return]
+    return func

@@ -152,8 +152,8 @@ def train(
                 on_step(step, loss, acc)
         if step == steps:
             break
-        loss = nn.functional.cross_entropy(model(x_tr), y_tr)
+        train_loss = nn.functional.cross_entropy(model(x_tr), y_tr)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        train_loss.backward()
         opt.step()
     return saved

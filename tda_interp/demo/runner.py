@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,9 +83,7 @@ def run_demo(
     train(ckpt_dir, steps=steps, every=every, seed=seed, on_step=on_train)
     config_path = out / "demo.toml"
     config_path.write_text(DEMO_CONFIG.format(config_name=config_path.name), encoding="utf-8")
-    config = load_config(config_path)
-    if config.run_dir is not None:
-        shutil.rmtree(config.run_dir, ignore_errors=True)  # fresh weights: no stale results
-    outcome = run_from_config(config, progress=progress)
+    # fresh weights under the same labels: discard any earlier demo's results
+    outcome = run_from_config(load_config(config_path), overwrite=True, progress=progress)
     report = write_report(outcome.run_dir, out / "report.html")
     return DemoResult(out_dir=out, config=config_path, run=outcome, report=Path(report))

@@ -46,7 +46,8 @@ def shared_grid(
     Returns
     -------
     ndarray of shape (n_bins,)
-        Increasing values from 0 to the largest finite death seen (or 1.0 when relative).
+        Increasing values from 0 to the largest of the finite deaths and the scales seen
+        (1.0 when relative).
 
     Examples
     --------

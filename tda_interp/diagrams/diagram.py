@@ -176,7 +176,12 @@ class Diagram:
         meta: dict[str, Any] | None = None,
     ) -> Diagram:
         """Build a diagram from ripser.py's ``result["dgms"]`` list."""
-        return cls(pairs=tuple(dgms), scale=scale, n_points=n_points, meta=dict(meta or {}))
+        return cls(
+            pairs=tuple(np.asarray(d, dtype=np.float64) for d in dgms),
+            scale=scale,
+            n_points=n_points,
+            meta=dict(meta or {}),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Arrays and scalars for storage: ``{"dgm_0": ..., "scale": ..., ...}``."""

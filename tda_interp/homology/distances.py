@@ -43,7 +43,9 @@ def distance_matrix(X: ArrayLike, metric: Metric = "euclidean") -> NDArray[np.fl
     if metric != "euclidean":
         bad = ~np.isfinite(condensed)
         if bad.any():
-            condensed[bad] = 1.0
+            i, j = np.triu_indices(len(pts), k=1)
+            same = np.all(pts[i[bad]] == pts[j[bad]], axis=1)
+            condensed[bad] = np.where(same, 0.0, 1.0)
         np.clip(condensed, 0.0, None, out=condensed)
-    D = squareform(condensed, checks=False)
+    D: NDArray[np.float64] = squareform(condensed, checks=False)
     return D

@@ -19,6 +19,7 @@ deaths as ``inf``) and ``record``, a JSON string with ``checkpoint``, ``step``, 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -38,6 +39,7 @@ FORMAT_NAME = "tda-interp-run"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 RESULTS = "results"
+_MAX_COMPONENT = 200  # bytes; leaves room for ".npz" and temporary-file affixes
 _TRAILING_INT = re.compile(r"(\d+)(?!.*\d)")
 
 
@@ -52,11 +54,16 @@ def encode_component(name: str) -> str:
     text = quote(str(name), safe="")
     if text in ("", ".", ".."):
         text = text.replace(".", "%2E") or "%00empty"
+    if len(text) > _MAX_COMPONENT:
+        # Too long for one file name (255 bytes on most filesystems): keep a readable prefix
+        # and a hash of the full name. The full name is stored inside each result's record.
+        digest = hashlib.sha256(str(name).encode("utf-8")).hexdigest()[:16]
+        text = f"{text[: _MAX_COMPONENT - 20]}~{digest}"
     return text
 
 
 def decode_component(text: str) -> str:
-    """Inverse of :func:`encode_component`."""
+    """Inverse of :func:`encode_component` (for names short enough to be kept whole)."""
     return "" if text == "%00empty" else unquote(text)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from tda_interp.diagrams.diagram import Diagram
-from tda_interp.exceptions import RunDirError
+from tda_interp.exceptions import ActivationError, RunDirError
 from tda_interp.store.format import FORMAT_NAME, MANIFEST, RESULTS, result_path
 
 __all__ = ["Result", "iter_results", "read_diagram", "read_manifest", "read_summaries"]
@@ -54,24 +55,27 @@ def _load(path: Path) -> Result:
             record = json.loads(str(npz["record"]))
             n_dims = sum(1 for k in npz.files if k.startswith("dgm_"))
             pairs = tuple(npz[f"dgm_{k}"] for k in range(n_dims))
-    except (OSError, ValueError, KeyError) as err:
+        diagram = Diagram(
+            pairs=pairs,
+            scale=float(record["scale"]),
+            n_points=int(record["n_points"]),
+            meta=record.get("diagram_meta", {}),
+        )
+        return Result(
+            checkpoint=record["checkpoint"],
+            step=int(record["step"]),
+            layer=record["layer"],
+            view=record["view"],
+            diagram=diagram,
+            summary=record["summary"],
+        )
+    except (
+        OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile, ActivationError
+    ) as err:  # fmt: skip
         raise RunDirError(
-            f"Result file {str(path)!r} is unreadable ({err}); delete it and rerun to recompute."
+            f"Result file {str(path)!r} is unreadable ({type(err).__name__}: {err}); delete it "
+            "and rerun to recompute."
         ) from err
-    diagram = Diagram(
-        pairs=pairs,
-        scale=float(record["scale"]),
-        n_points=int(record["n_points"]),
-        meta=record.get("diagram_meta", {}),
-    )
-    return Result(
-        checkpoint=record["checkpoint"],
-        step=int(record["step"]),
-        layer=record["layer"],
-        view=record["view"],
-        diagram=diagram,
-        summary=record["summary"],
-    )
 
 
 def iter_results(run_dir: str | os.PathLike[str]) -> Iterator[Result]:

@@ -19,6 +19,7 @@ from tda_interp.store.format import (
     FORMAT_NAME,
     FORMAT_VERSION,
     MANIFEST,
+    RESULTS,
     result_path,
 )
 
@@ -44,6 +45,12 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the whole new one.
 
@@ -53,6 +60,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; honour the umask like open()
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -89,7 +97,8 @@ class RunWriter:
     info : dict, optional
         Descriptive fields stored in the manifest but not compared (model factory, notes).
     overwrite : bool, default False
-        Start afresh in a directory written with other parameters, deleting its results.
+        Start afresh: delete the directory's results and manifest first (it must be a run
+        directory), whatever parameters it was written with.
 
     Examples
     --------
@@ -110,25 +119,26 @@ class RunWriter:
         self.run_dir = Path(run_dir)
         self.params = _jsonable(params)
         manifest_path = self.run_dir / MANIFEST
+        if manifest_path.exists() and overwrite:
+            self._load_manifest(manifest_path)  # refuse to delete what is not a run directory
+            import shutil
+
+            shutil.rmtree(self.run_dir / RESULTS, ignore_errors=True)
+            manifest_path.unlink()
         if manifest_path.exists():
             old = self._load_manifest(manifest_path)
             if old.get("params") != self.params:
-                if not overwrite:
-                    diff = sorted(
-                        k
-                        for k in set(old.get("params", {})) | set(self.params)
-                        if old.get("params", {}).get(k) != self.params.get(k)
-                    )
-                    raise RunDirError(
-                        f"Run directory {str(self.run_dir)!r} was written with other parameters "
-                        f"(differing: {', '.join(diff)}); choose a new directory, or pass "
-                        "overwrite=True (--overwrite) to discard its results."
-                    )
-                import shutil
-
-                shutil.rmtree(self.run_dir / "results", ignore_errors=True)
-                old = {}
-            self.manifest = old or self._new_manifest(info)
+                diff = sorted(
+                    k
+                    for k in set(old.get("params", {})) | set(self.params)
+                    if old.get("params", {}).get(k) != self.params.get(k)
+                )
+                raise RunDirError(
+                    f"Run directory {str(self.run_dir)!r} was written with other parameters "
+                    f"(differing: {', '.join(diff)}); choose a new directory, or pass "
+                    "overwrite=True (--overwrite) to discard its results."
+                )
+            self.manifest = old
             if info:
                 self.manifest.setdefault("info", {}).update(_jsonable(info))
         else:
@@ -182,7 +192,9 @@ class RunWriter:
                 old = entry.get("fingerprint")
                 if fingerprint is not None and old is not None and old != fingerprint:
                     raise RunDirError(
-                        f"Checkpoint {label!r} ({source}) changed since its results were "
+                        f"Checkpoint {label!r}"
+                        + (f" ({source})" if source else "")
+                        + " changed since its results were "
                         f"written to {str(self.run_dir)!r}; pass overwrite=True (--overwrite) "
                         "to recompute everything, or use a new run directory."
                     )

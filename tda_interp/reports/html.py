@@ -1,0 +1,326 @@
+"""Rendering a :class:`~tda_interp.reports.model.ReportData` as one self-contained HTML file, or
+as JSON.
+
+The HTML file works offline: plotly.js is embedded inline once, every figure travels as JSON in
+one ``<script type="application/json">`` block and is drawn by a small inline script; there are
+no external loads. Every user-supplied string (title, model, layer, view and checkpoint names)
+is escaped by Jinja2's autoescaping in the markup, and by ``\\u003c``-style escapes in the
+embedded JSON, so a name such as ``</script><script>...`` stays text.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+from markupsafe import Markup
+from plotly.offline import get_plotlyjs
+
+from tda_interp.diagrams.diagram import Diagram
+from tda_interp.plotting.figures import (
+    DEFAULT_TEMPLATE,
+    barcode_figure,
+    betti_curves_figure,
+    heatmap_figure,
+)
+from tda_interp.reports.model import ReportData, build_report
+from tda_interp.store.writer import atomic_write_bytes
+
+__all__ = ["MAX_BARS", "render_html", "render_json", "write_report"]
+
+#: Longest bars of each dimension drawn in a report's barcodes (the legend says when bars were
+#: left out); keeps reports of large clouds small.
+MAX_BARS = 60
+
+_TEMPLATE = "report.html.j2"
+_BLANK = go.layout.Template()
+_SCRIPT_END = re.compile(r"</(script)", re.IGNORECASE)
+_JSON_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+
+
+def _environment() -> jinja2.Environment:
+    text = files("tda_interp.reports").joinpath("templates", _TEMPLATE).read_text("utf-8")
+    env = jinja2.Environment(
+        loader=jinja2.DictLoader({_TEMPLATE: text}),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    return env
+
+
+def _finite(obj: Any) -> Any:
+    """Replace NaN and infinities by ``None`` (JSON ``null``), recursively."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def script_json(obj: Any) -> str:
+    """JSON text safe to place inside an HTML ``<script>`` element.
+
+    ``<``, ``>`` and ``&`` (and the JavaScript line separators) are written as ``\\uXXXX``
+    escapes, so no string in ``obj`` can close the element or open a comment; ``JSON.parse``
+    reads the text back unchanged.
+
+    Examples
+    --------
+    >>> script_json({"layer": "</script>"})
+    '{"layer":"\\\\u003c/script\\\\u003e"}'
+    """
+    text = json.dumps(_finite(obj), separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    return re.sub("[<>&\u2028\u2029]", lambda m: _JSON_ESCAPES[m.group(0)], text)
+
+
+class _Figures:
+    """Collects figures as JSON dicts.
+
+    Figures are built with an empty template (validating and copying a full template per
+    figure is slow) and the page applies :data:`DEFAULT_TEMPLATE` to every figure, stored once.
+    """
+
+    def __init__(self) -> None:
+        self.template: dict[str, Any] = pio.templates[DEFAULT_TEMPLATE].to_plotly_json()
+        self.figures: dict[str, Any] = {}
+
+    @staticmethod
+    def encode(fig: go.Figure) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(fig.to_json())
+        data.get("layout", {}).pop("template", None)
+        return data
+
+    def add(self, fig: go.Figure) -> str:
+        key = f"fig-{len(self.figures)}"
+        self.figures[key] = self.encode(fig)
+        return key
+
+
+@dataclass(frozen=True)
+class _Option:
+    index: int
+    label: str
+    step: int
+    missing: bool
+    selected: bool
+
+
+def _fmt_cell(v: float, integer: bool) -> str:
+    if np.isnan(v):
+        return "missing"
+    return f"{int(v)}" if integer else f"{v:.2f}"
+
+
+def _param_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, indent=1)
+
+
+def _context(report: ReportData) -> dict[str, Any]:
+    figs = _Figures()
+    labels = list(report.checkpoint_labels)
+    n_ck = len(labels)
+    views = []
+    for m in report.matrices:
+        n_long = m.array("n_long")
+        max_rel = m.array("max_rel_persistence")
+        n_long_fig = heatmap_figure(
+            n_long,
+            report.layers,
+            labels,
+            colorbar_title="bars",
+            text=[[_fmt_cell(v, True) for v in row] for row in n_long],
+            zmin=0.0,
+            template=_BLANK,
+        )
+        max_rel_fig = heatmap_figure(
+            max_rel,
+            report.layers,
+            labels,
+            colorbar_title="relative<br>lifetime",
+            text=[[_fmt_cell(v, False) for v in row] for row in max_rel],
+            zmin=0.0,
+            zmax=1.0,
+            template=_BLANK,
+        )
+        views.append(
+            {
+                "name": m.view,
+                "n_long_fig": figs.add(n_long_fig),
+                "max_rel_fig": figs.add(max_rel_fig),
+            }
+        )
+
+    grid = np.asarray(report.grid)
+    barcodes: dict[str, list[Any]] = {}
+    layers = []
+    for li, layer in enumerate(report.layers):
+        panels = []
+        for vi, view in enumerate(report.views):
+            curves = report.curves(layer, view)
+            betti = []
+            for k, per_ck in zip(report.dims, curves.curves, strict=True):
+                present = {labels[c]: np.asarray(v) for c, v in enumerate(per_ck) if v is not None}
+                n_missing = n_ck - len(present)
+                title = f"{n_missing} of {n_ck} checkpoints missing" if n_missing else None
+                fig_id = (
+                    figs.add(
+                        betti_curves_figure(present, grid, dim=k, title=title, template=_BLANK)
+                    )
+                    if present
+                    else None
+                )
+                betti.append({"dim": k, "id": fig_id})
+            key = f"bc-{li}-{vi}"
+            diagrams: list[Diagram | None] = [report.diagram(c, layer, view) for c in labels]
+            barcodes[key] = [
+                None
+                if d is None
+                else figs.encode(
+                    barcode_figure(
+                        d,
+                        max_bars=MAX_BARS,
+                        template=_BLANK,
+                        title=f"checkpoint {labels[c]} · step {report.checkpoints[c].step}",
+                    )
+                )
+                for c, d in enumerate(diagrams)
+            ]
+            present_idx = [c for c, d in enumerate(diagrams) if d is not None]
+            chosen = present_idx[-1] if present_idx else -1
+            options = [
+                _Option(c, ck.label, ck.step, diagrams[c] is None, c == chosen)
+                for c, ck in enumerate(report.checkpoints)
+            ]
+            panels.append(
+                {
+                    "view": view,
+                    "betti": betti,
+                    "barcode_key": key,
+                    "options": options,
+                    "has_any": bool(present_idx),
+                }
+            )
+        layers.append({"name": layer, "anchor": f"layer-{li}", "panels": panels})
+
+    data = {"template": figs.template, "figures": figs.figures, "barcodes": barcodes}
+    plotlyjs = _SCRIPT_END.sub(r"<\\/\1", get_plotlyjs())
+    from tda_interp import __version__  # at call time: tda_interp/__init__ may import reports
+
+    return {
+        "report": report,
+        "views": views,
+        "layers": layers,
+        "params": [(k, _param_text(v)) for k, v in report.params],
+        "n_expected": n_ck * len(report.layers) * len(report.views),
+        "version": __version__,
+        "plotlyjs": Markup(plotlyjs),  # trusted library code, not user input
+        "data_json": Markup(script_json(data)),  # every "<", ">", "&" escaped in script_json
+    }
+
+
+def render_html(report: ReportData) -> str:
+    """The report as one self-contained HTML page.
+
+    Parameters
+    ----------
+    report : ReportData
+        From :func:`tda_interp.reports.build_report`.
+
+    Returns
+    -------
+    str
+        An HTML document with plotly.js inline (about 4.8 MB) and no external loads.
+
+    Examples
+    --------
+    >>>     >>> from tda_interp.store import RunWriter
+    >>> d = tempfile.mkdtemp()
+    >>> w = RunWriter(d, params={"layers": ["fc"], "views": ["raw"], "maxdim": 1})
+    >>> w.add_checkpoint("step_0", 0)
+    >>> html = render_html(build_report(d))
+    >>> html.startswith("<!DOCTYPE html>") and "Missing results" in html
+    True
+    """
+    return _environment().get_template(_TEMPLATE).render(**_context(report))
+
+
+def render_json(report: ReportData, *, indent: int | None = None) -> str:
+    """The report's data as JSON, readable back with ``ReportData.from_dict(json.loads(...))``.
+
+    Parameters
+    ----------
+    report : ReportData
+    indent : int, optional
+        Indentation; compact by default.
+
+    Returns
+    -------
+    str
+        Strict JSON (no NaN): missing values and infinite deaths are ``null``.
+
+    Examples
+    --------
+    >>>     >>> from tda_interp.store import RunWriter
+    >>> d = tempfile.mkdtemp()
+    >>> w = RunWriter(d, params={"layers": ["fc"], "views": ["raw"], "maxdim": 1})
+    >>> w.add_checkpoint("step_0", 0)
+    >>> report = build_report(d)
+    >>> ReportData.from_dict(json.loads(render_json(report))) == report
+    True
+    """
+    return json.dumps(report.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)
+
+
+def write_report(
+    run_dir: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+) -> Path:
+    """Build the report of a run directory and write it as one HTML file, atomically.
+
+    The page goes to a temporary file beside ``out_path`` that is renamed over it, so a reader
+    never sees half a report; missing parent directories are created.
+
+    Parameters
+    ----------
+    run_dir : path
+        A run directory written by :class:`tda_interp.store.RunWriter`.
+    out_path : path
+        Where to write the HTML file.
+    title : str, optional
+        Report title (see :func:`tda_interp.reports.build_report`).
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_path``.
+
+    Raises
+    ------
+    RunDirError
+        If ``run_dir`` holds no readable run.
+    """
+    out = Path(out_path)
+    html = render_html(build_report(run_dir, title=title))
+    atomic_write_bytes(out, html.encode("utf-8"))
+    return out

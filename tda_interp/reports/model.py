@@ -1,0 +1,445 @@
+"""The report's data model: frozen dataclasses built from a run directory, renderer-agnostic.
+
+Everything a renderer needs is computed here once; the HTML and JSON renderers only format it.
+Numbers are stored as plain tuples of Python numbers, ``None`` where a result is missing, so
+that a report compares with ``==`` and maps one-to-one onto JSON
+(:meth:`ReportData.to_dict` / :meth:`ReportData.from_dict`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tda_interp.diagrams.betti import betti_curve, shared_grid
+from tda_interp.diagrams.diagram import Diagram
+from tda_interp.diagrams.summaries import DEFAULT_LONG_BAR
+from tda_interp.exceptions import ConfigError, RunDirError
+from tda_interp.store.reader import Result, iter_results, read_manifest
+
+__all__ = [
+    "BettiCurves",
+    "CheckpointInfo",
+    "DiagramEntry",
+    "MissingResult",
+    "ReportData",
+    "ViewMatrices",
+    "build_report",
+]
+
+#: Number of values of the report's shared relative filtration grid.
+N_BINS = 100
+
+Matrix = tuple[tuple[float | None, ...], ...]
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """One checkpoint of the run, in training order."""
+
+    label: str
+    step: int
+
+
+@dataclass(frozen=True)
+class MissingResult:
+    """A (checkpoint, layer, view) the manifest asks for but the run directory lacks."""
+
+    checkpoint: str
+    layer: str
+    view: str
+
+
+@dataclass(frozen=True)
+class ViewMatrices:
+    """Layer x checkpoint summaries of the H1 bars of one view.
+
+    Attributes
+    ----------
+    view : str
+    n_long : tuple of tuple of (float or None), shape (n_layers, n_checkpoints)
+        Number of H1 bars whose relative lifetime exceeds the run's ``long_bar``; ``None``
+        where the result is missing.
+    max_rel_persistence : tuple of tuple of (float or None), shape (n_layers, n_checkpoints)
+        Largest relative H1 lifetime; ``None`` where the result is missing.
+    """
+
+    view: str
+    n_long: Matrix
+    max_rel_persistence: Matrix
+
+    def array(self, name: str) -> NDArray[np.float64]:
+        """``n_long`` or ``max_rel_persistence`` as an array of shape (n_layers, n_checkpoints),
+        NaN where missing."""
+        if name not in ("n_long", "max_rel_persistence"):
+            raise ConfigError(
+                f"ViewMatrices holds 'n_long' and 'max_rel_persistence', not {name!r}."
+            )
+        return _to_array(getattr(self, name))
+
+
+@dataclass(frozen=True)
+class BettiCurves:
+    """Betti curves of one (layer, view) at every checkpoint, on the report's shared grid.
+
+    Attributes
+    ----------
+    layer, view : str
+    curves : tuple of tuple of (tuple of int or None), shape (n_dims, n_checkpoints, n_bins)
+        ``curves[k][c]`` is the Betti-``k`` curve at checkpoint ``c`` (``None`` if missing).
+    """
+
+    layer: str
+    view: str
+    curves: tuple[tuple[tuple[int, ...] | None, ...], ...]
+
+
+@dataclass(frozen=True, eq=True)
+class DiagramEntry:
+    """The stored diagram of one (checkpoint, layer, view)."""
+
+    checkpoint: str
+    layer: str
+    view: str
+    diagram: Diagram
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything a report of one run shows.
+
+    Attributes
+    ----------
+    title, created, model, description : str
+        Header; ``description`` may be empty.
+    versions : tuple of (str, str)
+        Library versions recorded in the manifest.
+    params : tuple of (str, Any)
+        The run's parameters (JSON values), sorted by name.
+    long_bar : float
+        Relative-lifetime threshold of a long-lived bar.
+    checkpoints : tuple of CheckpointInfo, length n_checkpoints
+        In training order.
+    layers, views : tuple of str
+        In the run's order; results found for names outside the manifest are appended.
+    dims : tuple of int
+        Homology dimensions of the Betti curves (0 and 1 when the run computed H1).
+    grid : tuple of float, length n_bins
+        The one relative filtration grid shared by every curve of the report.
+    matrices : tuple of ViewMatrices, one per view
+    betti : tuple of BettiCurves, one per (layer, view), layer-major
+    diagrams : tuple of DiagramEntry
+        Every stored diagram, in checkpoint, layer, view order.
+    missing : tuple of MissingResult
+        Every expected (checkpoint, layer, view) without a result.
+    """
+
+    title: str
+    created: str
+    model: str
+    description: str
+    versions: tuple[tuple[str, str], ...]
+    params: tuple[tuple[str, Any], ...]
+    long_bar: float
+    checkpoints: tuple[CheckpointInfo, ...]
+    layers: tuple[str, ...]
+    views: tuple[str, ...]
+    dims: tuple[int, ...]
+    grid: tuple[float, ...]
+    matrices: tuple[ViewMatrices, ...]
+    betti: tuple[BettiCurves, ...]
+    diagrams: tuple[DiagramEntry, ...]
+    missing: tuple[MissingResult, ...]
+
+    # ------------------------------------------------------------------ lookups
+    @property
+    def checkpoint_labels(self) -> tuple[str, ...]:
+        """Checkpoint labels in training order."""
+        return tuple(c.label for c in self.checkpoints)
+
+    def diagram(self, checkpoint: str, layer: str, view: str) -> Diagram | None:
+        """The diagram of one (checkpoint, layer, view), ``None`` if it is missing."""
+        for e in self.diagrams:
+            if (e.checkpoint, e.layer, e.view) == (checkpoint, layer, view):
+                return e.diagram
+        return None
+
+    def curves(self, layer: str, view: str) -> BettiCurves:
+        """The Betti curves of one (layer, view)."""
+        for b in self.betti:
+            if (b.layer, b.view) == (layer, view):
+                return b
+        raise ConfigError(
+            f"No Betti curves for layer {layer!r}, view {view!r} in this report; its layers are "
+            f"{list(self.layers)} and its views {list(self.views)}."
+        )
+
+    # ------------------------------------------------------------------ JSON
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict; infinite deaths become ``None`` (JSON ``null``)."""
+        return {
+            "title": self.title,
+            "created": self.created,
+            "model": self.model,
+            "description": self.description,
+            "versions": dict(self.versions),
+            "params": dict(self.params),
+            "long_bar": self.long_bar,
+            "checkpoints": [{"label": c.label, "step": c.step} for c in self.checkpoints],
+            "layers": list(self.layers),
+            "views": list(self.views),
+            "dims": list(self.dims),
+            "grid": list(self.grid),
+            "matrices": [
+                {
+                    "view": m.view,
+                    "n_long": [list(r) for r in m.n_long],
+                    "max_rel_persistence": [list(r) for r in m.max_rel_persistence],
+                }
+                for m in self.matrices
+            ],
+            "betti": [
+                {
+                    "layer": b.layer,
+                    "view": b.view,
+                    "curves": [[None if c is None else list(c) for c in dim] for dim in b.curves],
+                }
+                for b in self.betti
+            ],
+            "diagrams": [
+                {
+                    "checkpoint": e.checkpoint,
+                    "layer": e.layer,
+                    "view": e.view,
+                    "scale": e.diagram.scale,
+                    "n_points": e.diagram.n_points,
+                    "pairs": [
+                        [[float(b), None if math.isinf(d) else float(d)] for b, d in p]
+                        for p in e.diagram.pairs
+                    ],
+                }
+                for e in self.diagrams
+            ],
+            "missing": [
+                {"checkpoint": m.checkpoint, "layer": m.layer, "view": m.view} for m in self.missing
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReportData:
+        """Inverse of :meth:`to_dict` (e.g. on ``json.loads(render_json(report))``)."""
+        try:
+            return cls(
+                title=data["title"],
+                created=data["created"],
+                model=data["model"],
+                description=data["description"],
+                versions=tuple((str(k), str(v)) for k, v in data["versions"].items()),
+                params=tuple(sorted(data["params"].items())),
+                long_bar=float(data["long_bar"]),
+                checkpoints=tuple(
+                    CheckpointInfo(label=c["label"], step=int(c["step"]))
+                    for c in data["checkpoints"]
+                ),
+                layers=tuple(data["layers"]),
+                views=tuple(data["views"]),
+                dims=tuple(int(k) for k in data["dims"]),
+                grid=tuple(float(t) for t in data["grid"]),
+                matrices=tuple(
+                    ViewMatrices(
+                        view=m["view"],
+                        n_long=_matrix(m["n_long"]),
+                        max_rel_persistence=_matrix(m["max_rel_persistence"]),
+                    )
+                    for m in data["matrices"]
+                ),
+                betti=tuple(
+                    BettiCurves(
+                        layer=b["layer"],
+                        view=b["view"],
+                        curves=tuple(
+                            tuple(None if c is None else tuple(int(v) for v in c) for c in dim)
+                            for dim in b["curves"]
+                        ),
+                    )
+                    for b in data["betti"]
+                ),
+                diagrams=tuple(
+                    DiagramEntry(
+                        checkpoint=e["checkpoint"],
+                        layer=e["layer"],
+                        view=e["view"],
+                        diagram=Diagram(
+                            pairs=tuple(
+                                np.array(
+                                    [[b, math.inf if d is None else d] for b, d in p],
+                                    dtype=np.float64,
+                                ).reshape(-1, 2)
+                                for p in e["pairs"]
+                            ),
+                            scale=float(e["scale"]),
+                            n_points=int(e["n_points"]),
+                        ),
+                    )
+                    for e in data["diagrams"]
+                ),
+                missing=tuple(
+                    MissingResult(checkpoint=m["checkpoint"], layer=m["layer"], view=m["view"])
+                    for m in data["missing"]
+                ),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise RunDirError(
+                f"Not a tda-interp report JSON ({type(err).__name__}: {err}); pass the output "
+                "of render_json()."
+            ) from err
+
+
+def _to_array(m: Matrix) -> NDArray[np.float64]:
+    return np.array([[np.nan if v is None else v for v in row] for row in m], dtype=np.float64)
+
+
+def _matrix(rows: Sequence[Sequence[float | None]]) -> Matrix:
+    return tuple(tuple(None if v is None else float(v) for v in row) for row in rows)
+
+
+def _merge(known: Sequence[str], found: Sequence[str]) -> tuple[str, ...]:
+    """``known`` in order, then names only seen in results, in the order seen."""
+    out = [str(x) for x in known]
+    for name in found:
+        if name not in out:
+            out.append(name)
+    return tuple(out)
+
+
+def _h1_value(result: Result | None, key: str) -> float | None:
+    if result is None:
+        return None
+    for row in result.summary:
+        if int(row.get("dim", -1)) == 1:
+            return float(row[key])
+    return None  # the run computed H0 only
+
+
+def build_report(run_dir: str | os.PathLike[str], *, title: str | None = None) -> ReportData:
+    """Read a run directory into the data of its report.
+
+    Parameters
+    ----------
+    run_dir : path
+        A run directory written by :class:`tda_interp.store.RunWriter`.
+    title : str, optional
+        Report title; the manifest's ``info.title``, else one naming the model, by default.
+
+    Returns
+    -------
+    ReportData
+        Layer x checkpoint H1 matrices per view, Betti curves H0/H1 per (layer, view) on one
+        relative grid shared by the whole run (``N_BINS`` values in [0, 1]), every diagram,
+        and the list of missing results.
+
+    Raises
+    ------
+    RunDirError
+        If ``run_dir`` holds no run, or a result file is unreadable.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from tda_interp.store import RunWriter
+    >>> d = tempfile.mkdtemp()
+    >>> w = RunWriter(d, params={"layers": ["fc"], "views": ["raw"], "maxdim": 1})
+    >>> w.add_checkpoint("step_0", 0)
+    >>> report = build_report(d)
+    >>> [(m.checkpoint, m.layer, m.view) for m in report.missing]
+    [('step_0', 'fc', 'raw')]
+    """
+    manifest = read_manifest(run_dir)
+    params: dict[str, Any] = dict(manifest.get("params", {}))
+    info: dict[str, Any] = dict(manifest.get("info", {}))
+    results = list(iter_results(run_dir))
+
+    ckpts: list[CheckpointInfo] = []
+    for c in manifest.get("checkpoints", []):
+        ckpts.append(CheckpointInfo(label=str(c["label"]), step=int(c.get("step", len(ckpts)))))
+    known = {c.label for c in ckpts}
+    for r in results:  # results of checkpoints the manifest does not list are kept, at the end
+        if r.checkpoint not in known:
+            ckpts.append(CheckpointInfo(label=r.checkpoint, step=r.step))
+            known.add(r.checkpoint)
+    layers = _merge(params.get("layers", []), [r.layer for r in results])
+    views = _merge(params.get("views", []), [r.view for r in results])
+    by_key = {(r.checkpoint, r.layer, r.view): r for r in results}
+
+    missing = tuple(
+        MissingResult(c.label, layer, view)
+        for c in ckpts
+        for layer in layers
+        for view in views
+        if (c.label, layer, view) not in by_key
+    )
+
+    matrices = []
+    for view in views:
+        cells = [[by_key.get((c.label, layer, view)) for c in ckpts] for layer in layers]
+        matrices.append(
+            ViewMatrices(
+                view=view,
+                n_long=tuple(tuple(_h1_value(r, "n_long") for r in row) for row in cells),
+                max_rel_persistence=tuple(
+                    tuple(_h1_value(r, "max_rel_persistence") for r in row) for row in cells
+                ),
+            )
+        )
+
+    maxdim = int(params.get("maxdim", max((r.diagram.maxdim for r in results), default=1)))
+    dims = tuple(range(min(maxdim, 1) + 1))
+    grid = shared_grid([r.diagram for r in results], n_bins=N_BINS, relative=True)
+    betti = []
+    for layer in layers:
+        for view in views:
+            per_dim = []
+            for k in dims:
+                row: list[tuple[int, ...] | None] = []
+                for c in ckpts:
+                    found = by_key.get((c.label, layer, view))
+                    if found is None or found.diagram.maxdim < k:
+                        row.append(None)
+                    else:
+                        curve = betti_curve(found.diagram, k, grid, relative=True)
+                        row.append(tuple(int(v) for v in curve))
+                per_dim.append(tuple(row))
+            betti.append(BettiCurves(layer=layer, view=view, curves=tuple(per_dim)))
+
+    diagrams = tuple(
+        DiagramEntry(checkpoint=c.label, layer=layer, view=view, diagram=by_key[key].diagram)
+        for c in ckpts
+        for layer in layers
+        for view in views
+        if (key := (c.label, layer, view)) in by_key
+    )
+    model = str(info.get("model", "")) or "unknown model"
+    return ReportData(
+        title=title or str(info.get("title", "") or f"tda-interp report: {model}"),
+        created=str(manifest.get("created", "")),
+        model=model,
+        description=str(info.get("description", "") or ""),
+        versions=tuple((str(k), str(v)) for k, v in dict(manifest.get("versions", {})).items()),
+        params=tuple(sorted(params.items())),
+        long_bar=float(params.get("long_bar", DEFAULT_LONG_BAR)),
+        checkpoints=tuple(ckpts),
+        layers=layers,
+        views=views,
+        dims=dims,
+        grid=tuple(float(t) for t in grid),
+        matrices=tuple(matrices),
+        betti=tuple(betti),
+        diagrams=diagrams,
+        missing=missing,
+    )

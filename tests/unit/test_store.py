@@ -1,0 +1,520 @@
+"""Run directories: round trips, awkward names, crashes and resumption, corrupt files."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+import tda_interp.pipeline as pipeline
+from tda_interp.diagrams import Diagram, summarize
+from tda_interp.exceptions import RunDirError
+from tda_interp.homology import vietoris_rips
+from tda_interp.store import (
+    RunWriter,
+    atomic_write_bytes,
+    decode_component,
+    encode_component,
+    iter_results,
+    read_diagram,
+    read_manifest,
+    read_summaries,
+    result_path,
+)
+
+INF = np.inf
+_REAL_REPLACE = os.replace
+PARAMS: dict[str, Any] = {
+    "layers": ["embed", "blocks.0/out"],
+    "views": ["raw", "pc1-2"],
+    "maxdim": 1,
+}
+SUMMARY_COLUMNS = [
+    "checkpoint",
+    "step",
+    "layer",
+    "view",
+    "dim",
+    "n_bars",
+    "n_infinite",
+    "n_long",
+    "max_persistence",
+    "max_rel_persistence",
+    "second_rel_persistence",
+    "total_rel_persistence",
+    "entropy",
+    "scale",
+    "n_points",
+]
+
+
+def diagram(shift: float = 0.0) -> Diagram:
+    return Diagram(
+        pairs=[[[0.0, INF], [0.0, 1.0 + shift], [0.0, 0.5]], [[0.5, 2.0 + shift]]],
+        scale=4.0 + shift,
+        n_points=3,
+        meta={"view": "raw", "backend": "ripser", "subsampled": False},
+    )
+
+
+def all_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+# ---------------------------------------------------------------------- round trip
+def test_write_read_round_trip(tmp_path: Path) -> None:
+    w = RunWriter(tmp_path / "run", PARAMS, info={"model": "toy"})
+    for step, label in ((0, "step_0"), (100, "step_100")):
+        w.add_checkpoint(label, step)
+        for layer in PARAMS["layers"]:
+            for view in PARAMS["views"]:
+                w.write(label, layer, view, diagram(step / 100), step=step)
+
+    back = read_diagram(tmp_path / "run", "step_100", "blocks.0/out", "pc1-2")
+    assert back == diagram(1.0)
+    assert back.meta == diagram().meta
+
+    df = read_summaries(tmp_path / "run")
+    assert list(df.columns) == SUMMARY_COLUMNS
+    assert len(df) == 2 * 2 * 2 * 2
+    assert not df.duplicated(["checkpoint", "layer", "view", "dim"]).any()
+    row = df[(df.checkpoint == "step_100") & (df.layer == "embed") & (df.view == "raw")]
+    expected = summarize(diagram(1.0))
+    assert row["dim"].tolist() == [0, 1]
+    assert row["step"].tolist() == [100, 100]
+    assert row["max_persistence"].tolist() == [r["max_persistence"] for r in expected]
+    assert row["n_infinite"].tolist() == [1, 0]
+
+    manifest = read_manifest(tmp_path / "run")
+    assert manifest["params"] == PARAMS
+    assert manifest["info"] == {"model": "toy"}
+    assert [c["label"] for c in manifest["checkpoints"]] == ["step_0", "step_100"]
+    assert "numpy" in manifest["versions"]
+
+
+def test_result_file_loads_without_pickle(tmp_path: Path) -> None:
+    w = RunWriter(tmp_path, PARAMS)
+    path = w.write("c", "embed", "raw", diagram(), step=0)
+    assert path == result_path(tmp_path, "c", "embed", "raw")
+    with np.load(path, allow_pickle=False) as npz:
+        assert set(npz.files) == {"dgm_0", "dgm_1", "record"}
+        np.testing.assert_array_equal(npz["dgm_0"], diagram()[0])
+
+
+def test_empty_run_reads_as_empty_frame(tmp_path: Path) -> None:
+    RunWriter(tmp_path, PARAMS)
+    df = read_summaries(tmp_path)
+    assert len(df) == 0
+    assert list(df.columns)[:5] == ["checkpoint", "step", "layer", "view", "dim"]
+
+
+def test_is_done(tmp_path: Path) -> None:
+    w = RunWriter(tmp_path, PARAMS)
+    assert not w.is_done("c", "embed", "raw")
+    w.write("c", "embed", "raw", diagram(), step=0)
+    assert w.is_done("c", "embed", "raw")
+    assert not w.is_done("c", "embed", "pc1-2")
+
+
+def test_results_follow_manifest_checkpoint_order(tmp_path: Path) -> None:
+    w = RunWriter(tmp_path, PARAMS)
+    labels = ["step_10", "step_2", "final", "a_first"]
+    for i, label in enumerate(labels):
+        w.add_checkpoint(label, i)
+    for label in reversed(labels):  # written out of order
+        for view in ("pc1-2", "raw"):
+            w.write(label, "blocks.0/out", view, diagram(), step=labels.index(label))
+            w.write(label, "embed", view, diagram(), step=labels.index(label))
+    got = [(r.checkpoint, r.layer, r.view) for r in iter_results(tmp_path)]
+    assert got == [
+        (c, layer, v) for c in labels for layer in PARAMS["layers"] for v in PARAMS["views"]
+    ]
+    assert read_summaries(tmp_path)["checkpoint"].drop_duplicates().tolist() == labels
+
+
+# ---------------------------------------------------------------------- names
+AWKWARD = [
+    "a/b",
+    "<script>alert(1)</script>",
+    "blocks.0.mlp",
+    "名前/层",
+    "..",
+    ".",
+    "",
+    "%2F",
+    "a b?c#d",
+    "%00empty",
+]
+
+
+@pytest.mark.parametrize("name", AWKWARD)
+def test_encode_component_round_trip(name: str) -> None:
+    enc = encode_component(name)
+    assert "/" not in enc
+    assert "\\" not in enc
+    assert enc not in ("", ".", "..")
+    assert "<" not in enc
+    assert decode_component(enc) == name
+
+
+def test_encode_component_is_injective() -> None:
+    encoded = [encode_component(n) for n in AWKWARD]
+    assert len(set(encoded)) == len(AWKWARD)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=30))
+def test_encode_component_round_trip_property(name: str) -> None:
+    enc = encode_component(name)
+    assert "/" not in enc
+    assert enc not in ("", ".", "..")
+    assert decode_component(enc) == name
+
+
+def test_awkward_names_round_trip_through_the_store(tmp_path: Path) -> None:
+    layers = ["a/b", "<script>", "名前/层", "..", ""]
+    w = RunWriter(tmp_path / "run", {"layers": layers, "views": ["raw"]})
+    w.add_checkpoint("ckpt/../x", 0)
+    for i, layer in enumerate(layers):
+        w.write("ckpt/../x", layer, "raw", diagram(i), step=0)
+    # everything stays inside results/, one file per layer
+    files = all_files(tmp_path / "run" / "results")
+    assert len(files) == len(layers)
+    assert all((tmp_path / "run" / "results") in f.parents for f in files)
+    got = {r.layer: r for r in iter_results(tmp_path / "run")}
+    assert list(got) == layers
+    for i, layer in enumerate(layers):
+        assert got[layer].checkpoint == "ckpt/../x"
+        assert got[layer].diagram == diagram(i)
+        assert read_diagram(tmp_path / "run", "ckpt/../x", layer, "raw") == diagram(i)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.text(min_size=0, max_size=20))
+def test_any_layer_name_round_trips_through_the_store(tmp_path: Path, name: str) -> None:
+    w = RunWriter(tmp_path, {"layers": ["x"]})
+    w.write("c", name, "raw", diagram(), step=0)
+    assert read_diagram(tmp_path, "c", name, "raw") == diagram()
+    assert name in {r.layer for r in iter_results(tmp_path)}
+
+
+# ---------------------------------------------------------------------- atomicity
+def test_atomic_write_replaces_whole_file(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "f.bin"
+    atomic_write_bytes(target, b"old")
+    atomic_write_bytes(target, b"new contents")
+    assert target.read_bytes() == b"new contents"
+    assert all_files(tmp_path) == [target]
+
+
+@pytest.mark.parametrize("fail_at", ["fsync", "replace"])
+def test_atomic_write_keeps_old_file_when_write_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_at: str
+) -> None:
+    target = tmp_path / "f.bin"
+    atomic_write_bytes(target, b"old")
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, fail_at, boom)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write_bytes(target, b"new" * 1000)
+    monkeypatch.undo()
+    assert target.read_bytes() == b"old"
+    assert all_files(tmp_path) == [target]  # no temporary file left behind
+
+
+def test_atomic_write_survives_keyboard_interrupt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "f.bin"
+    atomic_write_bytes(target, b"old")
+
+    def interrupt(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_bytes(target, b"new")
+    monkeypatch.undo()
+    assert target.read_bytes() == b"old"
+    assert all_files(tmp_path) == [target]
+
+
+# ---------------------------------------------------------------------- crash and resume
+class Crash(RuntimeError):
+    pass
+
+
+@pytest.fixture
+def crash_on_nth_result(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
+    """Make the rename of the n-th result file (.npz) raise, as a crash mid-run would."""
+
+    def arm(n: int) -> None:
+        real = os.replace
+        count = {"npz": 0}
+
+        def replace(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+            if str(dst).endswith(".npz"):
+                count["npz"] += 1
+                if count["npz"] == n:
+                    raise Crash(f"simulated crash on result {n}")
+            real(src, dst, *args, **kwargs)
+
+        monkeypatch.setattr(os, "replace", replace)
+
+    return arm
+
+
+def spy_rips(monkeypatch: pytest.MonkeyPatch, module: Any) -> list[tuple[str, str, str]]:
+    """Replace ``module.vietoris_rips`` by a spy that records (checkpoint, site, view)."""
+    calls: list[tuple[str, str, str]] = []
+
+    def spy(X: Any, **kw: Any) -> Diagram:
+        calls.append((kw["checkpoint"], kw["site"], kw["view"]))
+        return vietoris_rips(X, **kw)
+
+    monkeypatch.setattr(module, "vietoris_rips", spy)
+    return calls
+
+
+CLOUDS = {
+    (c, layer): np.random.default_rng(10 * i + j).normal(size=(12, 3))
+    for i, c in enumerate(["step_0", "step_5", "step_9"])
+    for j, layer in enumerate(["embed", "out"])
+}
+
+
+def run_loop(run_dir: Path, rips: Callable[..., Diagram]) -> int:
+    """A minimal resumable run loop over (checkpoint, layer, view)."""
+    w = RunWriter(run_dir, {"layers": ["embed", "out"], "views": ["raw", "pca2"]})
+    computed = 0
+    for step, c in enumerate(["step_0", "step_5", "step_9"]):
+        w.add_checkpoint(c, step)
+        for layer in ("embed", "out"):
+            for view in ("raw", "pca2"):
+                if w.is_done(c, layer, view):
+                    continue
+                d = rips(CLOUDS[c, layer], view=view, site=layer, checkpoint=c, backend="ripser")
+                w.write(c, layer, view, d, step=step)
+                computed += 1
+    return computed
+
+
+@pytest.mark.parametrize("k", [1, 5, 12])
+def test_crash_then_resume_recomputes_only_unfinished(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    crash_on_nth_result: Callable[[int], None],
+    k: int,
+) -> None:
+    calls: list[tuple[str, str, str]] = []
+
+    def rips(X: Any, **kw: Any) -> Diagram:
+        calls.append((kw["checkpoint"], kw["site"], kw["view"]))
+        return vietoris_rips(X, **kw)
+
+    run_dir = tmp_path / "run"
+    crash_on_nth_result(k)
+    with pytest.raises(Crash):
+        run_loop(run_dir, rips)
+    monkeypatch.setattr(os, "replace", _REAL_REPLACE)
+
+    assert len(calls) == k
+    finished = all_files(run_dir / "results")
+    assert len(finished) == k - 1
+    assert not [p for p in run_dir.rglob("*") if p.name.endswith(".tmp")]
+    assert len(list(iter_results(run_dir))) == k - 1
+    stamps = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in finished}
+
+    assert run_loop(run_dir, rips) == 12 - (k - 1)
+    assert len(calls) == k + 12 - (k - 1)
+    assert len(set(calls)) == 12  # each result computed once, plus the retry of the crashed one
+    assert calls[k] == calls[k - 1]  # the rerun starts with the result that crashed
+    for p, stamp in stamps.items():
+        assert (p.stat().st_ino, p.stat().st_mtime_ns) == stamp  # finished files untouched
+    assert len(list(iter_results(run_dir))) == 12
+    assert run_loop(run_dir, rips) == 0
+
+
+def _tiny_model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(2, 6), nn.Tanh(), nn.Linear(6, 3))
+
+
+@pytest.fixture
+def tiny_checkpoints(tmp_path: Path) -> list[Path]:
+    paths = []
+    (tmp_path / "ckpts").mkdir()
+    for step in (0, 10):
+        path = tmp_path / "ckpts" / f"step_{step:02d}.pt"
+        state = {k: v + 0.1 * step for k, v in _tiny_model().state_dict().items()}
+        torch.save(state, path)
+        paths.append(path)
+    return paths
+
+
+def test_pipeline_resumes_after_a_crash(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    crash_on_nth_result: Callable[[int], None],
+    tiny_checkpoints: list[Path],
+) -> None:
+    calls = spy_rips(monkeypatch, pipeline)
+    inputs = torch.randn(20, 2, generator=torch.Generator().manual_seed(0))
+    kwargs: dict[str, Any] = {
+        "layers": ["0", "2"],
+        "views": ["raw", "pc1-2"],
+        "backend": "ripser",
+    }
+    run_dir = tmp_path / "run"
+    crash_on_nth_result(6)
+    with pytest.raises(Crash):
+        pipeline.run_pipeline(_tiny_model(), tiny_checkpoints, inputs, run_dir, **kwargs)
+    monkeypatch.setattr(os, "replace", _REAL_REPLACE)
+    assert len(calls) == 6
+    assert len(all_files(run_dir / "results")) == 5
+    assert not [p for p in run_dir.rglob("*") if p.name.endswith(".tmp")]
+
+    outcome = pipeline.run_pipeline(_tiny_model(), tiny_checkpoints, inputs, run_dir, **kwargs)
+    assert outcome.computed == 3
+    assert outcome.skipped == 5
+    assert len(calls) == 9
+    assert len(set(calls)) == 8
+    df = read_summaries(run_dir)
+    assert len(df) == 8 * 2
+    assert df["checkpoint"].drop_duplicates().tolist() == ["step_00", "step_10"]
+
+
+# ---------------------------------------------------------------------- incompatible dirs
+def test_other_params_raise_naming_the_differing_keys(tmp_path: Path) -> None:
+    w = RunWriter(tmp_path, PARAMS)
+    w.write("c", "embed", "raw", diagram(), step=0)
+    other = PARAMS | {"maxdim": 2, "views": ["raw"], "seed": 1}
+    with pytest.raises(RunDirError) as info:
+        RunWriter(tmp_path, other)
+    msg = str(info.value)
+    assert "maxdim, seed, views" in msg
+    assert "layers" not in msg
+    assert "overwrite=True" in msg
+    assert w.is_done("c", "embed", "raw")  # nothing was deleted
+
+
+def test_same_params_resume(tmp_path: Path) -> None:
+    w = RunWriter(tmp_path, PARAMS)
+    w.add_checkpoint("c", 0, fingerprint="sha256:aa")
+    w.write("c", "embed", "raw", diagram(), step=0)
+    w2 = RunWriter(tmp_path, dict(PARAMS), info={"note": "resumed"})
+    assert w2.is_done("c", "embed", "raw")
+    w2.add_checkpoint("c", 0, fingerprint="sha256:aa")  # same fingerprint: fine
+    assert len(read_manifest(tmp_path)["checkpoints"]) == 1
+    assert read_manifest(tmp_path)["info"] == {"note": "resumed"}
+
+
+def test_overwrite_clears_results(tmp_path: Path) -> None:
+    w = RunWriter(tmp_path, PARAMS)
+    w.add_checkpoint("c", 0)
+    w.write("c", "embed", "raw", diagram(), step=0)
+    other = PARAMS | {"maxdim": 2}
+    w2 = RunWriter(tmp_path, other, overwrite=True)
+    assert not w2.is_done("c", "embed", "raw")
+    assert list(iter_results(tmp_path)) == []
+    manifest = read_manifest(tmp_path)
+    assert manifest["params"]["maxdim"] == 2
+    assert manifest["checkpoints"] == []
+
+
+def test_changed_checkpoint_fingerprint_raises(tmp_path: Path) -> None:
+    w = RunWriter(tmp_path, PARAMS)
+    w.add_checkpoint("step_1", 1, source="ckpts/step_1.pt", fingerprint="sha256:aa")
+    w.write("step_1", "embed", "raw", diagram(), step=1)
+    w2 = RunWriter(tmp_path, PARAMS)
+    with pytest.raises(RunDirError, match=r"'step_1'.*changed"):
+        w2.add_checkpoint("step_1", 1, source="ckpts/step_1.pt", fingerprint="sha256:bb")
+
+
+def test_overwrite_recovers_from_a_changed_checkpoint(tmp_path: Path) -> None:
+    # The fingerprint error says "pass overwrite=True to recompute everything"; that advice
+    # must work also when the parameters are unchanged.
+    w = RunWriter(tmp_path, PARAMS)
+    w.add_checkpoint("step_1", 1, fingerprint="sha256:aa")
+    w.write("step_1", "embed", "raw", diagram(), step=1)
+    w2 = RunWriter(tmp_path, PARAMS, overwrite=True)
+    w2.add_checkpoint("step_1", 1, fingerprint="sha256:bb")
+    assert not w2.is_done("step_1", "embed", "raw")
+
+
+# ---------------------------------------------------------------------- missing / corrupt
+def test_read_manifest_of_missing_dir(tmp_path: Path) -> None:
+    with pytest.raises(RunDirError, match=r"manifest\.json is missing"):
+        read_manifest(tmp_path / "nope")
+    with pytest.raises(RunDirError):
+        read_summaries(tmp_path / "nope")
+
+
+def test_foreign_or_broken_manifest(tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(RunDirError, match="not valid JSON"):
+        read_manifest(tmp_path)
+    with pytest.raises(RunDirError, match="Cannot read the manifest"):
+        RunWriter(tmp_path, PARAMS)
+    (tmp_path / "manifest.json").write_text('{"format": "something-else"}')
+    with pytest.raises(RunDirError, match="not a tda-interp run manifest"):
+        read_manifest(tmp_path)
+    with pytest.raises(RunDirError, match="not a tda-interp run manifest"):
+        RunWriter(tmp_path, PARAMS)
+
+
+def test_read_diagram_missing_result(tmp_path: Path) -> None:
+    RunWriter(tmp_path, PARAMS)
+    with pytest.raises(RunDirError, match="'embed'"):
+        read_diagram(tmp_path, "c", "embed", "raw")
+
+
+def _corrupt(path: Path, how: str) -> None:
+    data = path.read_bytes()
+    if how == "garbage":
+        path.write_bytes(b"this is not an npz file at all")
+    elif how == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "empty":
+        path.write_bytes(b"")
+    elif how == "no_record":
+        np.savez(path.with_suffix(""), dgm_0=np.zeros((0, 2)))
+    elif how == "bad_record":
+        np.savez(path.with_suffix(""), dgm_0=np.zeros((0, 2)), record=np.array('{"view": 1}'))
+
+
+@pytest.mark.parametrize("how", ["garbage", "truncated", "empty", "no_record", "bad_record"])
+def test_corrupt_result_file_raises_run_dir_error_naming_it(tmp_path: Path, how: str) -> None:
+    w = RunWriter(tmp_path, PARAMS)
+    w.write("c", "embed", "raw", diagram(), step=0)
+    path = w.write("c", "embed", "pc1-2", diagram(), step=0)
+    _corrupt(path, how)
+    with pytest.raises(RunDirError) as info:
+        list(iter_results(tmp_path))
+    assert str(path) in str(info.value)
+    with pytest.raises(RunDirError):
+        read_diagram(tmp_path, "c", "embed", "pc1-2")
+
+
+def test_run_dir_error_is_runtime_error(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError):
+        read_manifest(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_patch() -> Iterator[None]:
+    yield
+    assert os.replace is _REAL_REPLACE
