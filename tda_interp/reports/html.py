@@ -149,6 +149,8 @@ def _context(report: ReportData) -> dict[str, Any]:
             colorbar_title="bars",
             text=[[_fmt_cell(v, True) for v in row] for row in n_long],
             zmin=0.0,
+            # a count scale starts at 0 and spans at least one bar, even when no cell has one
+            zmax=max(1.0, float(np.nanmax(n_long))) if np.isfinite(n_long).any() else 1.0,
             template=_BLANK,
         )
         max_rel_fig = heatmap_figure(
