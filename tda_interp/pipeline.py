@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from tda_interp.config import RunConfig, resolve_factory
 from tda_interp.diagrams.summaries import DEFAULT_LONG_BAR
-from tda_interp.exceptions import ActivationError, CheckpointError, ConfigError
+from tda_interp.exceptions import CaptureError, CheckpointError, ConfigError
 from tda_interp.homology.persistence import vietoris_rips
 from tda_interp.homology.views import expand_views
 from tda_interp.hooks import (
@@ -34,11 +35,13 @@ from tda_interp.store.format import step_from_label
 from tda_interp.store.writer import RunWriter
 
 __all__ = [
+    "HomologyParams",
     "ProgressCallback",
     "RunOutcome",
     "inputs_fingerprint",
     "run_from_config",
     "run_pipeline",
+    "store_activations",
 ]
 
 #: ``progress(description, done, total)``, called before work starts and after each result.
@@ -106,6 +109,79 @@ def _n_inputs(inputs: Inputs) -> int:
             "The probe set is empty: expected at least 2 probe inputs along dimension 0."
         )
     return int(tensors[0][1].shape[0])
+
+
+@dataclass(frozen=True)
+class HomologyParams:
+    """How each (layer, view) cloud becomes a diagram; see :func:`run_pipeline`."""
+
+    maxdim: int = 1
+    metric: str = "euclidean"
+    backend: str = "auto"
+    max_points: int | None = 1000
+    seed: int = 0
+    long_bar: float = DEFAULT_LONG_BAR
+    drop_nonfinite: bool = False
+
+
+def store_activations(
+    writer: RunWriter,
+    checkpoint: str,
+    step: int,
+    activations: Mapping[str, np.ndarray],
+    todo: Sequence[tuple[str, str]],
+    homology: HomologyParams,
+    *,
+    on_result: Callable[[str, str], None] | None = None,
+) -> int:
+    """Compute the diagram of every (layer, view) in ``todo`` and write it to the run.
+
+    The one place where captured activations become stored results: used by
+    :func:`run_pipeline` for each checkpoint, and by anything else that captures on its own
+    schedule (a training-loop callback).
+
+    Parameters
+    ----------
+    writer : RunWriter
+    checkpoint : str
+        Checkpoint label; ``step`` its training step.
+    step : int
+    activations : mapping of str to ndarray of shape (n_points, n_features)
+        One cloud per layer.
+    todo : sequence of (layer, view)
+    homology : HomologyParams
+    on_result : callable, optional
+        Called as ``on_result(layer, view)`` after each written result.
+
+    Returns
+    -------
+    int
+        Number of results written.
+    """
+    written = 0
+    for site, view in todo:
+        if site not in activations:
+            raise CaptureError(
+                f"No activations captured for layer {site!r} at checkpoint {checkpoint!r}; "
+                f"captured: {sorted(activations)}."
+            )
+        diagram = vietoris_rips(
+            activations[site],
+            maxdim=homology.maxdim,
+            view=view,
+            metric=homology.metric,  # type: ignore[arg-type]
+            backend=homology.backend,
+            max_points=homology.max_points,
+            seed=homology.seed,
+            drop_nonfinite=homology.drop_nonfinite,
+            site=site,
+            checkpoint=checkpoint,
+        )
+        writer.write(checkpoint, site, view, diagram, step=step, long_bar=homology.long_bar)
+        written += 1
+        if on_result is not None:
+            on_result(site, view)
+    return written
 
 
 def run_pipeline(
@@ -191,6 +267,15 @@ def run_pipeline(
         "inputs": inputs_fingerprint(inputs) | {"n_inputs": n_inputs},
     }
     writer = RunWriter(run_dir, params, info=info, overwrite=overwrite)
+    homology = HomologyParams(
+        maxdim=maxdim,
+        metric=metric,
+        backend=backend,
+        max_points=max_points,
+        seed=seed,
+        long_bar=long_bar,
+        drop_nonfinite=drop_nonfinite,
+    )
     total = len(paths) * len(sites) * len(view_names)
     done = computed = 0
     if progress:
@@ -214,29 +299,16 @@ def run_pipeline(
             batch_size=batch_size,
             output_index=output_index,
         )
-        for site, view in todo:
-            try:
-                diagram = vietoris_rips(
-                    acts[site],
-                    maxdim=maxdim,
-                    view=view,
-                    metric=metric,  # type: ignore[arg-type]
-                    backend=backend,
-                    max_points=max_points,
-                    seed=seed,
-                    drop_nonfinite=drop_nonfinite,
-                    site=site,
-                    checkpoint=label,
-                )
-            except ActivationError as err:
-                if label in str(err):
-                    raise
-                raise ActivationError(f"{err} (layer {site!r}, checkpoint {label!r})") from err
-            writer.write(label, site, view, diagram, step=step, long_bar=long_bar)
-            computed += 1
+
+        def on_result(site: str, view: str, label: str = label) -> None:
+            nonlocal done
             done += 1
             if progress:
                 progress(f"{label} {site} {view}", done, total)
+
+        computed += store_activations(
+            writer, label, step, acts, todo, homology, on_result=on_result
+        )
     return RunOutcome(
         run_dir=Path(run_dir),
         computed=computed,
