@@ -1,0 +1,182 @@
+"""Max-min landmarks and the PCA residual bound, checked against brute force and gudhi."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gudhi
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.typing import NDArray
+from scipy.spatial.distance import cdist, pdist
+
+from tda_interp.exceptions import ActivationError, ConfigError
+from tda_interp.homology import apply_view, distance_matrix, rips_from_distances
+from tda_interp.homology.landmarks import (
+    diameter_bounds,
+    maxmin_landmarks,
+    pca_residual_bound,
+)
+
+Cloud = NDArray[np.float64]
+# ripser.py filters in float32: allow its rounding on top of the certified bounds
+F32 = 1e-6
+
+
+def _bottleneck(a: list[Cloud], b: list[Cloud], dim: int) -> float:
+    fa, fb = a[dim], b[dim]
+    fa, fb = fa[np.isfinite(fa[:, 1])], fb[np.isfinite(fb[:, 1])]
+    return float(gudhi.bottleneck_distance(fa, fb))
+
+
+def _dgms(X: Cloud, maxdim: int = 1) -> list[Cloud]:
+    return rips_from_distances(distance_matrix(X), maxdim=maxdim, backend="ripser")
+
+
+def _hausdorff(X: Cloud, L: Cloud) -> float:
+    return float(cdist(X, L).min(axis=1).max())
+
+
+def test_dense_circle_landmarks_within_bound(make_circle: Callable[..., Cloud]) -> None:
+    n = 2000
+    X = make_circle(n)  # evenly spaced; the full H1 is too slow for a unit test, so use theory
+    lm = maxmin_landmarks(X, 100, seed=0)
+    assert lm.n_landmarks == 100
+    assert len(set(lm.indices.tolist())) == 100
+    assert lm.bottleneck_bound < 0.15  # 100 landmarks cover a circle of length 2 pi well
+    # H0 of the full cloud is cheap (a spanning tree): compare with gudhi
+    full0 = rips_from_distances(distance_matrix(X), maxdim=0, backend="ripser")
+    sub = _dgms(X[lm.indices])
+    assert _bottleneck(full0, sub, 0) <= lm.bottleneck_bound + F32 * 3
+    # H1 of n evenly spaced points on the unit circle is one bar, born at the chord of one step
+    # and dying once the chord spans a third of the circle (Adamaszek-Adams): about sqrt(3)
+    life = np.sort(sub[1][:, 1] - sub[1][:, 0])[::-1]
+    long_bar = sub[1][np.argmax(sub[1][:, 1] - sub[1][:, 0])]
+    true_bar = np.array([2 * np.sin(np.pi / n), np.sqrt(3.0)])
+    assert np.abs(long_bar - true_bar).max() <= lm.bottleneck_bound + 0.005
+    # the circle's bar survives; any other bar is within the bound of the diagonal
+    assert life[0] > 1.5
+    assert (life[1:] / 2 <= lm.bottleneck_bound).all()
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_covering_radius_is_bruteforce_hausdorff(metric: str) -> None:
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 4)) + 1.0
+    lm = maxmin_landmarks(X, 25, seed=2, metric=metric)  # type: ignore[arg-type]
+    D = cdist(X, X[lm.indices], metric=metric)
+    np.testing.assert_allclose(lm.covering_radius, D.min(axis=1).max(), rtol=1e-9)
+    full = cdist(X, X, metric=metric).max()
+    assert lm.diameter_lower == pytest.approx(full, rel=1e-9)  # exact for small clouds
+
+
+def test_greedy_picks_the_farthest_point() -> None:
+    # on a line 0..10 starting at 0 the greedy order is 0, 10, 5, then 2 or 3 / 7 or 8 ...
+    X = np.arange(11.0)[:, None]
+    lm = maxmin_landmarks(X, 3, seed=0)
+    first = int(lm.indices[0])
+    assert first == int(np.random.default_rng(0).integers(11))
+    lm0 = maxmin_landmarks(X[[0, *range(1, 11)]], 3, seed=0)
+    assert lm0.covering_radius <= 5.0
+    lm_cov = maxmin_landmarks(X, covering_radius=1.0)
+    assert _hausdorff(X, X[lm_cov.indices]) <= 1.0
+    assert lm_cov.covering_radius == pytest.approx(_hausdorff(X, X[lm_cov.indices]))
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**16), m=st.integers(2, 20), dim=st.integers(1, 4))
+def test_bound_holds_on_random_clouds(seed: int, m: int, dim: int) -> None:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(40, dim)) * rng.uniform(0.1, 10)
+    lm = maxmin_landmarks(X, m, seed=seed)
+    assert lm.covering_radius == pytest.approx(_hausdorff(X, X[lm.indices]), rel=1e-9, abs=1e-12)
+    full, sub = _dgms(X), _dgms(X[lm.indices])
+    tol = F32 * float(pdist(X).max())
+    for k in (0, 1):
+        assert _bottleneck(full, sub, k) <= lm.bottleneck_bound + tol
+    diam = float(pdist(X).max())  # the bracket is computed on centred points: rounding
+    assert lm.diameter_lower <= diam * (1 + 1e-9)
+    assert diam <= lm.diameter_upper * (1 + 1e-9)
+
+
+def test_deterministic_by_seed() -> None:
+    X = np.random.default_rng(0).normal(size=(500, 6))
+    a, b = maxmin_landmarks(X, 40, seed=7), maxmin_landmarks(X, 40, seed=7)
+    c = maxmin_landmarks(X, 40, seed=8)
+    np.testing.assert_array_equal(a.indices, b.indices)
+    assert a.covering_radius == b.covering_radius
+    assert not np.array_equal(a.indices, c.indices)
+
+
+def test_duplicates_and_all_points() -> None:
+    X = np.repeat(np.eye(3), 4, axis=0)  # 3 distinct points, each 4 times
+    lm = maxmin_landmarks(X, 10)
+    assert lm.n_landmarks == 3  # stops once everything is covered
+    assert lm.covering_radius == 0.0
+    assert lm.bottleneck_bound == 0.0
+    assert lm.bottleneck_bound_rel == 0.0
+
+
+def test_large_cloud_diameter_bracket() -> None:
+    X = np.random.default_rng(1).normal(size=(2500, 3))  # above the exact-diameter size
+    true = float(pdist(X).max())
+    lo, hi = diameter_bounds(X)
+    assert lo <= true <= hi <= 2 * lo
+    lm = maxmin_landmarks(X, 20)
+    assert lm.diameter_lower <= true <= lm.diameter_upper
+    assert lm.bottleneck_bound_rel == pytest.approx(lm.bottleneck_bound / lm.diameter_lower)
+
+
+def test_bad_arguments() -> None:
+    X = np.zeros((5, 2))
+    with pytest.raises(ConfigError, match="n_landmarks or covering_radius"):
+        maxmin_landmarks(X)
+    with pytest.raises(ConfigError, match="n_landmarks >= 1"):
+        maxmin_landmarks(X, 0)
+    with pytest.raises(ActivationError, match="shape"):
+        maxmin_landmarks(np.zeros(5), 2)
+    with pytest.raises(ActivationError, match="zero norm"):
+        maxmin_landmarks(X, 2, metric="cosine")
+
+
+@pytest.mark.slow
+def test_100k_by_384_runs_and_covering_radius_is_right() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100_000, 8)) @ rng.normal(size=(8, 384))
+    X += 0.05 * rng.normal(size=X.shape)
+    lm = maxmin_landmarks(X, 200)
+    assert lm.n_landmarks == 200
+    L = X[lm.indices]
+    # check eps on a subsample: no point beyond it, and the farthest point attains it
+    sample = rng.choice(len(X), size=5000, replace=False)
+    assert cdist(X[sample], L).min(axis=1).max() <= lm.covering_radius * (1 + 1e-9)
+    # eps is attained (up to rounding) by some point, computed exactly in chunks
+    near = np.concatenate([cdist(X[s : s + 10000], L).min(axis=1) for s in range(0, len(X), 10000)])
+    assert near.max() == pytest.approx(lm.covering_radius, rel=1e-9)
+
+
+# ---------------------------------------------------------------------- PCA residual bound
+def test_pca_residual_bound_hand_computed() -> None:
+    X = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 0.5], [4.0, 0.5]])
+    assert pca_residual_bound(X, "pca1") == pytest.approx(0.5)
+    assert pca_residual_bound(X, "pca2") == pytest.approx(0.0, abs=1e-12)
+    assert pca_residual_bound(X, (0,)) == pytest.approx(0.5)
+    with pytest.raises(ActivationError, match="do not exist"):
+        pca_residual_bound(X, "pca3")
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**16), view=st.sampled_from(["pca1", "pca2", "pc1-2", "pc2-3"]))
+def test_pca_residual_bound_dominates_bottleneck(seed: int, view: str) -> None:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(30, 5)) * np.array([3.0, 2.0, 1.0, 0.5, 0.2])
+    bound = pca_residual_bound(X, view)
+    raw, proj = _dgms(X), _dgms(apply_view(X, view))
+    # the bound dominates the sup-norm change of the distance matrix, hence the bottleneck
+    sup = np.abs(distance_matrix(X) - distance_matrix(apply_view(X, view))).max()
+    assert sup <= bound + 1e-12
+    tol = F32 * float(pdist(X).max())
+    for k in (0, 1):
+        assert _bottleneck(raw, proj, k) <= bound + tol
