@@ -21,13 +21,17 @@ Example (every key but ``model.factory``, ``model.checkpoints``, ``inputs.factor
 
     [homology]
     maxdim = 1
-    views = ["raw", "pc_pairs2"]
+    views = ["raw", "pc_pairs2"]             # see tda_interp.homology.views
     metric = "euclidean"                     # euclidean | cosine | correlation
-    backend = "auto"                         # auto | ripser | giotto-ph
+    backend = "auto"                         # auto | gudhi | giotto-ph | ripser
     max_points = 1000                        # seeded subsample above this; 0: keep all
     seed = 0
     long_bar = 0.25                          # relative lifetime of a "long-lived" bar
     drop_nonfinite = false
+
+    [execution]                              # how, not what: never part of a run's parameters
+    executor = "auto"                        # auto | serial | processes[:N] | dask:ADDRESS
+    cache = true                             # diagram cache: true, false or a folder
 
 Relative paths are resolved against the directory of the config file.
 """
@@ -45,12 +49,12 @@ from typing import Any
 
 from tda_interp.diagrams.summaries import DEFAULT_LONG_BAR
 from tda_interp.exceptions import ConfigError
-from tda_interp.homology.views import expand_views
+from tda_interp.homology.views import parse_view, resolve_views
 
 __all__ = ["RunConfig", "load_config", "resolve_factory"]
 
 _SECTIONS = {
-    "": {"title", "run_dir", "model", "inputs", "capture", "homology"},
+    "": {"title", "run_dir", "model", "inputs", "capture", "homology", "execution"},
     "model": {"factory", "checkpoints"},
     "inputs": {"factory", "batch_size"},
     "capture": {"layers", "reduction", "output_index"},
@@ -58,9 +62,10 @@ _SECTIONS = {
         "maxdim", "views", "metric", "backend", "max_points", "seed", "long_bar",
         "drop_nonfinite",
     },
+    "execution": {"executor", "cache"},
 }  # fmt: skip
 _METRICS = ("euclidean", "cosine", "correlation")
-_BACKENDS = ("auto", "ripser", "giotto-ph")
+_BACKENDS = ("auto", "gudhi", "giotto-ph", "ripser")
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,8 @@ class RunConfig:
     seed: int = 0
     long_bar: float = DEFAULT_LONG_BAR
     drop_nonfinite: bool = False
+    executor: str = "auto"
+    cache: bool | Path = True
 
 
 def _check_keys(data: dict[str, Any], section: str, path: Path) -> None:
@@ -132,13 +139,14 @@ def load_config(path: str | Path) -> RunConfig:
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{cfg_path}: not valid TOML: {err}.") from err
     _check_keys(data, "", cfg_path)
-    for section in ("model", "inputs", "capture", "homology"):
+    for section in ("model", "inputs", "capture", "homology", "execution"):
         table = data.get(section, {})
         if not isinstance(table, dict):
             raise ConfigError(f"{cfg_path}: [{section}] must be a table.")
         _check_keys(table, section, cfg_path)
     model, inputs = data.get("model", {}), data.get("inputs", {})
     capture, hom = data.get("capture", {}), data.get("homology", {})
+    execution = data.get("execution", {})
     missing = [
         name
         for name, table, key in (
@@ -187,6 +195,25 @@ def load_config(path: str | Path) -> RunConfig:
     for ok, message in checks:
         if not ok:
             raise ConfigError(f"{w}: {message}.")
+    if isinstance(views, str):
+        views = [views]
+    if not isinstance(views, list) or not all(isinstance(v, str) for v in views):
+        raise ConfigError(f"{w}: homology.views must be a list of view names.")
+    # Projection files are read now (a missing file fails before any model runs) and kept as
+    # absolute paths, so the run does not depend on the working directory.
+    views_checked = []
+    for spec in views:
+        if spec.strip().lower().startswith("project:"):
+            file = Path(spec.strip()[len("project:") :])
+            file = file if file.is_absolute() else base / file
+            views_checked.append((parse_view(f"project:{file}"), f"project:{file}"))
+        else:
+            views_checked.extend((v, v.name) for v in resolve_views(spec))
+    executor = _get(execution, "executor", str, w) if "executor" in execution else "auto"
+    cache_value = execution.get("cache", True)
+    if not isinstance(cache_value, bool | str):
+        raise ConfigError(f"{w}: execution.cache must be true, false or a folder path.")
+    cache = cache_value if isinstance(cache_value, bool) else base / cache_value
     return RunConfig(
         model_factory=_get(model, "factory", str, w),
         checkpoints=_get(model, "checkpoints", str, w),
@@ -199,13 +226,15 @@ def load_config(path: str | Path) -> RunConfig:
         reduction=reduction,
         output_index=_get(capture, "output_index", int, w) if "output_index" in capture else 0,
         maxdim=maxdim,
-        views=tuple(expand_views(views)),
+        views=tuple(dict.fromkeys(spec for _, spec in views_checked)),
         metric=metric,
         backend=backend,
         max_points=max_points or None,
         seed=seed,
         long_bar=DEFAULT_LONG_BAR if long_bar is None else long_bar,
         drop_nonfinite=drop,
+        executor=executor,
+        cache=cache,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +22,18 @@ from torch import nn
 
 from tda_interp.config import RunConfig, resolve_factory
 from tda_interp.diagrams.summaries import DEFAULT_LONG_BAR
-from tda_interp.exceptions import CaptureError, CheckpointError, ConfigError
-from tda_interp.homology.persistence import vietoris_rips
-from tda_interp.homology.views import expand_views
+from tda_interp.exceptions import CaptureError, CheckpointError, ConfigError, TdaInterpWarning
+from tda_interp.execution import (
+    DiagramCache,
+    Executor,
+    RipsTask,
+    TaskOutput,
+    default_cache_dir,
+    make_executor,
+    run_task,
+    task_key,
+)
+from tda_interp.homology.views import View, ViewLike, parse_view, resolve_views
 from tda_interp.hooks import (
     capture_activations,
     checkpoint_label,
@@ -40,6 +50,7 @@ __all__ = [
     "RunOutcome",
     "inputs_fingerprint",
     "run_from_config",
+    "run_params",
     "run_pipeline",
     "store_activations",
 ]
@@ -102,6 +113,21 @@ def _file_digest(path: Path) -> str | None:
         return "sha256:" + hashlib.file_digest(fh, "sha256").hexdigest()
 
 
+def _clouds(activations: Mapping[str, np.ndarray], site: str) -> list[str]:
+    if site in activations:
+        return [site]
+    calls = sorted(
+        (k for k in activations if k.startswith(f"{site}#") and k[len(site) + 1 :].isdigit()),
+        key=lambda k: int(k[len(site) + 1 :]),
+    )
+    return calls or [site]  # store_activations names a site that never fired
+
+
+def _done(writer: RunWriter, checkpoint: str, site: str, view: str) -> bool:
+    """Whether a site's result exists (for a reused module: its first call's)."""
+    return writer.is_done(checkpoint, site, view) or writer.is_done(checkpoint, f"{site}#0", view)
+
+
 def _n_inputs(inputs: Inputs) -> int:
     tensors = _tensors(inputs)
     if not tensors or tensors[0][1].ndim == 0 or tensors[0][1].shape[0] == 0:
@@ -123,65 +149,152 @@ class HomologyParams:
     long_bar: float = DEFAULT_LONG_BAR
     drop_nonfinite: bool = False
 
+    def task_options(self, view: View) -> dict[str, Any]:
+        """Keyword arguments of :func:`~tda_interp.homology.vietoris_rips` for one view."""
+        return {
+            "maxdim": self.maxdim,
+            "metric": view.metric or self.metric,
+            "backend": self.backend,
+            "max_points": self.max_points,
+            "seed": self.seed,
+            "drop_nonfinite": self.drop_nonfinite,
+        }
+
+
+def _open_cache(cache: bool | str | os.PathLike[str] | DiagramCache | None) -> DiagramCache | None:
+    if cache is None or cache is False:
+        return None
+    if isinstance(cache, DiagramCache):
+        return cache
+    return DiagramCache(default_cache_dir() if cache is True else Path(cache))
+
+
+def run_params(
+    layers: Sequence[str],
+    views: Sequence[str],
+    reduction: str | int,
+    output_index: int | str | None,
+    homology: HomologyParams,
+    inputs: Inputs,
+) -> dict[str, Any]:
+    """Everything that defines a run's results: the manifest's ``params``.
+
+    A rerun into the same run directory must give equal params (see
+    :class:`~tda_interp.store.RunWriter`). The probe inputs enter by fingerprint (shapes, dtypes,
+    SHA-256) and count.
+    """
+    return {
+        "layers": list(layers),
+        "views": list(views),
+        "reduction": reduction,
+        "output_index": output_index,
+        "maxdim": homology.maxdim,
+        "metric": homology.metric,
+        "backend": homology.backend,
+        "max_points": homology.max_points,
+        "seed": homology.seed,
+        "long_bar": homology.long_bar,
+        "drop_nonfinite": homology.drop_nonfinite,
+        "inputs": inputs_fingerprint(inputs) | {"n_inputs": _n_inputs(inputs)},
+    }
+
 
 def store_activations(
     writer: RunWriter,
     checkpoint: str,
     step: int,
     activations: Mapping[str, np.ndarray],
-    todo: Sequence[tuple[str, str]],
+    todo: Sequence[tuple[str, ViewLike]],
     homology: HomologyParams,
     *,
+    executor: str | Executor | None = "auto",
+    cache: bool | str | os.PathLike[str] | DiagramCache | None = True,
     on_result: Callable[[str, str], None] | None = None,
 ) -> int:
     """Compute the diagram of every (layer, view) in ``todo`` and write it to the run.
 
     The one place where captured activations become stored results: used by
     :func:`run_pipeline` for each checkpoint, and by anything else that captures on its own
-    schedule (a training-loop callback).
+    schedule (a training-loop callback). Each (layer, view) is an independent
+    :class:`~tda_interp.execution.RipsTask`; tasks found in the content-addressed cache are not
+    recomputed, the others run on ``executor``, and every result is written as soon as it
+    exists.
 
     Parameters
     ----------
     writer : RunWriter
     checkpoint : str
-        Checkpoint label; ``step`` its training step.
+        Checkpoint label.
     step : int
+        Its training step.
     activations : mapping of str to ndarray of shape (n_points, n_features)
         One cloud per layer.
     todo : sequence of (layer, view)
     homology : HomologyParams
+    executor : str or Executor, default "auto"
+        See :func:`tda_interp.execution.make_executor`.
+    cache : bool, path or DiagramCache, default True
+        ``True``: the default cache folder (:func:`~tda_interp.execution.default_cache_dir`);
+        a path: that folder; ``False``/``None``: no cache.
     on_result : callable, optional
-        Called as ``on_result(layer, view)`` after each written result.
+        Called as ``on_result(layer, view_name)`` after each written result.
 
     Returns
     -------
     int
         Number of results written.
     """
-    written = 0
+    store = _open_cache(cache)
+    tasks: list[RipsTask] = []
+    keys: list[str | None] = []
+    outputs: dict[int, TaskOutput] = {}
     for site, view in todo:
         if site not in activations:
             raise CaptureError(
                 f"No activations captured for layer {site!r} at checkpoint {checkpoint!r}; "
                 f"captured: {sorted(activations)}."
             )
-        diagram = vietoris_rips(
-            activations[site],
-            maxdim=homology.maxdim,
-            view=view,
-            metric=homology.metric,  # type: ignore[arg-type]
-            backend=homology.backend,
-            max_points=homology.max_points,
-            seed=homology.seed,
-            drop_nonfinite=homology.drop_nonfinite,
-            site=site,
+        v = parse_view(view)
+        task = RipsTask(
+            points=activations[site],
+            view=v,
+            options=homology.task_options(v),
             checkpoint=checkpoint,
+            site=site,
         )
-        writer.write(checkpoint, site, view, diagram, step=step, long_bar=homology.long_bar)
-        written += 1
+        key = task_key(task) if store is not None else None
+        hit = store.get(key) if store is not None and key is not None else None
+        if hit is not None:
+            outputs[len(tasks)] = TaskOutput(diagram=hit, cached=True)
+        tasks.append(task)
+        keys.append(key)
+
+    def finish(index: int, output: TaskOutput) -> None:
+        task = tasks[index]
+        for message in output.warnings:
+            warnings.warn(message, TdaInterpWarning, stacklevel=3)
+        if store is not None and not output.cached and keys[index] is not None:
+            store.put(str(keys[index]), output.diagram)
+        name = parse_view(task.view).name
+        writer.write(
+            checkpoint, str(task.site), name, output.diagram, step=step, long_bar=homology.long_bar
+        )
         if on_result is not None:
-            on_result(site, view)
-    return written
+            on_result(str(task.site), name)
+
+    for index, output in sorted(outputs.items()):
+        finish(index, output)
+    misses = [i for i in range(len(tasks)) if i not in outputs]
+    if misses:
+        work = float(sum(len(tasks[i].points) ** 2 for i in misses))
+        runner = make_executor(executor, n_tasks=len(misses), work=work)
+        try:
+            for j, output in runner.imap(run_task, [tasks[i] for i in misses]):
+                finish(misses[j], output)
+        finally:
+            if runner is not executor:
+                runner.close()
+    return len(tasks)
 
 
 def run_pipeline(
@@ -191,7 +304,7 @@ def run_pipeline(
     run_dir: str | os.PathLike[str],
     *,
     layers: str | Sequence[str],
-    views: Sequence[str] = ("raw",),
+    views: Sequence[ViewLike] = ("raw",),
     reduction: str | int = "none",
     output_index: int = 0,
     batch_size: int | None = None,
@@ -204,6 +317,8 @@ def run_pipeline(
     drop_nonfinite: bool = False,
     info: dict[str, Any] | None = None,
     overwrite: bool = False,
+    executor: str | Executor | None = "auto",
+    cache: bool | str | os.PathLike[str] | DiagramCache | None = True,
     progress: ProgressCallback | None = None,
 ) -> RunOutcome:
     """Compute and store the diagrams of every (checkpoint, layer, view).
@@ -220,8 +335,8 @@ def run_pipeline(
         Where results go; resumed if it exists with the same parameters.
     layers : str or sequence of str
         Module paths or globs (see :func:`tda_interp.hooks.resolve_sites`).
-    views : sequence of str, default ("raw",)
-        See :mod:`tda_interp.homology.views`.
+    views : sequence of str or View, default ("raw",)
+        See :mod:`tda_interp.homology.views`; names are recorded in the run.
     reduction, output_index, batch_size
         Passed to :func:`tda_interp.hooks.capture_activations`.
     maxdim, metric, backend, max_points, seed, drop_nonfinite
@@ -232,6 +347,13 @@ def run_pipeline(
         Descriptive manifest fields (model name, title).
     overwrite : bool, default False
         Discard a run directory written with other parameters.
+    executor : str or Executor, default "auto"
+        Where the independent (layer, view) tasks of a checkpoint run: ``"auto"`` (worker
+        processes when the clouds are big enough to pay for them), ``"serial"``,
+        ``"processes[:N]"``, ``"dask:ADDRESS"`` or an executor object.
+    cache : bool, path or DiagramCache, default True
+        Content-addressed diagram cache (``True``: the default folder, ``$TDA_INTERP_CACHE``
+        or ``~/.cache/tda-interp``); ``False`` turns it off.
     progress : callable, optional
         ``progress(description, done, total)``.
 
@@ -250,23 +372,8 @@ def run_pipeline(
             "suffix); keep one file per checkpoint."
         )
     sites = resolve_sites(model, layers if isinstance(layers, str) else list(layers))
-    view_names = expand_views(list(views))
-    n_inputs = _n_inputs(inputs)
-    params = {
-        "layers": sites,
-        "views": view_names,
-        "reduction": reduction,
-        "output_index": output_index,
-        "maxdim": maxdim,
-        "metric": metric,
-        "backend": backend,
-        "max_points": max_points,
-        "seed": seed,
-        "long_bar": long_bar,
-        "drop_nonfinite": drop_nonfinite,
-        "inputs": inputs_fingerprint(inputs) | {"n_inputs": n_inputs},
-    }
-    writer = RunWriter(run_dir, params, info=info, overwrite=overwrite)
+    view_objs = {v.name: v for v in resolve_views(list(views))}
+    view_names = list(view_objs)
     homology = HomologyParams(
         maxdim=maxdim,
         metric=metric,
@@ -276,39 +383,62 @@ def run_pipeline(
         long_bar=long_bar,
         drop_nonfinite=drop_nonfinite,
     )
+    params = run_params(sites, view_names, reduction, output_index, homology, inputs)
+    writer = RunWriter(run_dir, params, info=info, overwrite=overwrite)
     total = len(paths) * len(sites) * len(view_names)
     done = computed = 0
+    store = _open_cache(cache)
+    runner: Executor | None = None  # chosen once the first clouds show how much work there is
     if progress:
         progress("starting", 0, total)
-    for index, (path, label) in enumerate(zip(paths, labels, strict=True)):
-        step = step_from_label(label, default=index)
-        writer.add_checkpoint(label, step, source=str(path), fingerprint=_file_digest(path))
-        todo = [(s, v) for s in sites for v in view_names if not writer.is_done(label, s, v)]
-        done += len(sites) * len(view_names) - len(todo)
-        if not todo:
-            if progress:
-                progress(f"{label}: already done", done, total)
-            continue
-        load_checkpoint(model, path)
-        needed = list(dict.fromkeys(s for s, _ in todo))
-        acts = capture_activations(
-            model,
-            inputs,
-            needed,
-            reduction=reduction,  # type: ignore[arg-type]
-            batch_size=batch_size,
-            output_index=output_index,
-        )
+    try:
+        for index, (path, label) in enumerate(zip(paths, labels, strict=True)):
+            step = step_from_label(label, default=index)
+            writer.add_checkpoint(label, step, source=str(path), fingerprint=_file_digest(path))
+            todo = [(s, v) for s in sites for v in view_names if not _done(writer, label, s, v)]
+            done += len(sites) * len(view_names) - len(todo)
+            if not todo:
+                if progress:
+                    progress(f"{label}: already done", done, total)
+                continue
+            load_checkpoint(model, path)
+            acts = capture_activations(
+                model,
+                inputs,
+                list(dict.fromkeys(s for s, _ in todo)),
+                reduction=reduction,  # type: ignore[arg-type]
+                batch_size=batch_size,
+                output_index=output_index,
+                nonfinite="drop" if drop_nonfinite else "raise",
+                checkpoint=label,
+            )
+            # A module called k times per forward pass gives the clouds "site#0" .. "site#k-1":
+            # each is stored as a layer of its own.
+            todo = [(cloud, v) for s, v in todo for cloud in _clouds(acts, s)]
+            if runner is None:
+                work = sum(min(len(acts[s]), max_points or len(acts[s])) ** 2 for s, _ in todo)
+                runner = make_executor(executor, n_tasks=total - done, work=work * len(paths))
 
-        def on_result(site: str, view: str, label: str = label) -> None:
-            nonlocal done
-            done += 1
-            if progress:
-                progress(f"{label} {site} {view}", done, total)
+            def on_result(site: str, view: str, label: str = label) -> None:
+                nonlocal done
+                done += 1
+                if progress:
+                    progress(f"{label} {site} {view}", done, total)
 
-        computed += store_activations(
-            writer, label, step, acts, todo, homology, on_result=on_result
-        )
+            computed += store_activations(
+                writer,
+                label,
+                step,
+                acts,
+                [(site, view_objs[name]) for site, name in todo],
+                homology,
+                executor=runner,
+                cache=store,
+                on_result=on_result,
+            )
+    finally:
+        if runner is not None and runner is not executor:
+            runner.close()
     return RunOutcome(
         run_dir=Path(run_dir),
         computed=computed,
@@ -366,5 +496,7 @@ def run_from_config(
         drop_nonfinite=config.drop_nonfinite,
         info=info,
         overwrite=overwrite,
+        executor=config.executor,
+        cache=config.cache,
         progress=progress,
     )

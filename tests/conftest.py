@@ -91,3 +91,11 @@ def gaussian() -> Cloud:
 def random_orthogonal() -> Callable[[int, int], Cloud]:
     """``random_orthogonal(d, seed)``: a random orthogonal ``(d, d)`` matrix."""
     return _orthogonal
+
+
+@pytest.fixture(autouse=True)
+def _isolated_diagram_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every test gets its own empty diagram cache, never the user's ~/.cache."""
+    monkeypatch.setenv("TDA_INTERP_CACHE", str(tmp_path_factory.mktemp("diagram-cache")))

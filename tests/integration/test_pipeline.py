@@ -17,6 +17,7 @@ from tda_interp.exceptions import (
     RunDirError,
     SiteNotFoundError,
 )
+from tda_interp.execution import tasks
 from tda_interp.store import iter_results, read_manifest, read_summaries
 
 LAYERS = ["embed", "mlp", "unembed"]
@@ -33,6 +34,8 @@ def _run(checkpoints: list[Path], run_dir: Path, **kwargs: object) -> pipeline.R
         "layers": LAYERS,
         "views": VIEWS,
         "reduction": "flatten",
+        "executor": "serial",  # spies below must see every computation in this process
+        "cache": False,  # the run directory alone must make reruns resume
     } | kwargs
     return pipeline.run_pipeline(make_model(), checkpoints, probe_inputs(), run_dir, **options)  # type: ignore[arg-type]
 
@@ -75,7 +78,7 @@ def test_stored_diagram_equals_direct_computation(checkpoints: list[Path], tmp_p
 def test_resume_after_crash_recomputes_nothing_finished(
     checkpoints: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = pipeline.vietoris_rips
+    real = tasks.vietoris_rips
     calls: list[tuple[str | None, str | None]] = []
 
     def crashing(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
@@ -84,7 +87,7 @@ def test_resume_after_crash_recomputes_nothing_finished(
         calls.append((kwargs.get("checkpoint"), kwargs.get("site")))  # type: ignore[arg-type]
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pipeline, "vietoris_rips", crashing)
+    monkeypatch.setattr(tasks, "vietoris_rips", crashing)
     with pytest.raises(KeyboardInterrupt):
         _run(checkpoints, tmp_path / "run")
     assert len(read_summaries(tmp_path / "run")) == 7 * 2
@@ -96,7 +99,7 @@ def test_resume_after_crash_recomputes_nothing_finished(
         resumed.append(kwargs.get("checkpoint"))  # type: ignore[arg-type]
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pipeline, "vietoris_rips", counting)
+    monkeypatch.setattr(tasks, "vietoris_rips", counting)
     outcome = _run(checkpoints, tmp_path / "run")
     total = len(checkpoints) * len(LAYERS) * len(VIEWS)
     assert outcome.computed == len(resumed) == total - 7

@@ -215,7 +215,7 @@ def test_maxdim_bounds_are_inclusive(tmp_path: Path, maxdim: int) -> None:
         "seed = -1",
         "long_bar = -0.1",
         'metric = "manhattan"',
-        'backend = "gudhi"',
+        'backend = "dionysus"',
     ],
 )
 def test_invalid_values_are_rejected_at_load_time(tmp_path: Path, extra: str) -> None:

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+import tda_interp.execution.tasks as tasks
 import tda_interp.pipeline as pipeline
 from tda_interp.diagrams import Diagram, summarize
 from tda_interp.exceptions import RunDirError
@@ -371,12 +372,16 @@ def test_pipeline_resumes_after_a_crash(
     crash_on_nth_result: Callable[[int], None],
     tiny_checkpoints: list[Path],
 ) -> None:
-    calls = spy_rips(monkeypatch, pipeline)
+    # The run directory alone must make the rerun resume: no diagram cache, and tasks run in
+    # this process so that the spy sees every computation.
+    calls = spy_rips(monkeypatch, tasks)
     inputs = torch.randn(20, 2, generator=torch.Generator().manual_seed(0))
     kwargs: dict[str, Any] = {
         "layers": ["0", "2"],
         "views": ["raw", "pc1-2"],
         "backend": "ripser",
+        "executor": "serial",
+        "cache": False,
     }
     run_dir = tmp_path / "run"
     crash_on_nth_result(6)
