@@ -2,29 +2,98 @@
 
 A *site* is a module path from :meth:`torch.nn.Module.named_modules`, for example
 ``"encoder.layer.3.output"``; TransformerLens hook names such as ``"blocks.0.hook_resid_post"``
-are module paths too and pass through unchanged. Every way of choosing sites (an exact path, a
-glob, a list mixing both, or a predicate) is normalised here, in :func:`resolve_sites`, and only
-here.
+are module paths too (its ``HookPoint`` modules) and pass through unchanged. TransformerLens 4
+(``TransformerBridge``) also names hook points by aliases that are not module paths
+(``"blocks.0.hook_resid_post"`` is the module ``"blocks.0.hook_out"``); the aliases of a model's
+``hook_dict`` are accepted as exact names and globs too (:func:`site_modules`). Every way of
+choosing sites (an exact path, a glob, a module type or a tuple of types, a list mixing these, or
+a predicate) is normalised here, in :func:`resolve_sites`, and only here.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Iterable, Sequence
-from fnmatch import fnmatchcase
 from typing import TypeAlias
 
 from torch import nn
 
 from tda_interp.exceptions import ConfigError, SiteNotFoundError
 
-__all__ = ["SiteSpec", "close_names", "resolve_sites"]
+__all__ = ["SiteSpec", "close_names", "resolve_sites", "site_modules"]
 
-SiteSpec: TypeAlias = str | Sequence[str] | Callable[[str, nn.Module], bool]
-"""A site selection: an exact module path or glob, a list of those, or a predicate."""
+SiteSpec: TypeAlias = (
+    str
+    | type[nn.Module]
+    | tuple[type[nn.Module], ...]
+    | Sequence[str | type[nn.Module]]
+    | Callable[[str, nn.Module], bool]
+)
+"""A site selection: a module path or glob, a module type, a list of those, or a predicate."""
 
 _GLOB_CHARS = frozenset("*?[")
 _LIST_HINT = "list the valid names with [name for name, _ in model.named_modules()]"
+
+
+def site_modules(model: nn.Module) -> dict[str, nn.Module]:
+    """Map every site name of ``model`` to its module: module paths, then hook aliases.
+
+    Module paths come from ``named_modules()`` (the root excluded). A model with a
+    ``hook_dict`` attribute mapping names to modules (TransformerLens) adds the names that are
+    not module paths, e.g. ``"blocks.0.hook_resid_post"`` for ``"blocks.0.hook_out"``.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> list(site_modules(nn.Sequential(nn.Linear(2, 2), nn.ReLU())))
+    ['0', '1']
+    """
+    modules = {name: module for name, module in model.named_modules() if name}
+    hook_dict = getattr(model, "hook_dict", None)
+    if isinstance(hook_dict, dict):
+        for name, module in hook_dict.items():
+            if isinstance(name, str) and isinstance(module, nn.Module) and name not in modules:
+                modules[name] = module
+    return modules
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a module-path glob: ``*`` and ``?`` stay within one dotted segment, ``**`` crosses.
+
+    So ``"encoder.layer.*.output"`` matches ``encoder.layer.3.output`` but not
+    ``encoder.layer.3.attention.output``; ``"encoder.**.dense"`` matches every ``dense`` under
+    ``encoder``; ``[0-2]`` and ``[!0]`` are character classes as in :mod:`fnmatch`.
+
+    Examples
+    --------
+    >>> bool(glob_regex("encoder.layer.*.output").match("encoder.layer.3.attention.output"))
+    False
+    >>> bool(glob_regex("encoder.**.output").match("encoder.layer.3.attention.output"))
+    True
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif char == "*":
+            out.append("[^.]*")
+            i += 1
+        elif char == "?":
+            out.append("[^.]")
+            i += 1
+        elif char == "[" and (end := pattern.find("]", i + 2)) != -1:
+            body = pattern[i + 1 : end]
+            body = "^" + body[1:] if body.startswith("!") else body
+            out.append(f"[{body.replace(chr(92), chr(92) * 2)}]")
+            i = end + 1
+        else:
+            out.append(re.escape(char))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
 
 
 def _is_glob(pattern: str) -> bool:
@@ -77,16 +146,35 @@ def _not_found(what: str, query: str, names: Sequence[str], model: nn.Module) ->
     )
 
 
+def _is_module_type(value: object) -> bool:
+    return isinstance(value, type) and issubclass(value, nn.Module)
+
+
+def _by_type(
+    types: tuple[type[nn.Module], ...], named: Sequence[tuple[str, nn.Module]], model: nn.Module
+) -> list[str]:
+    selected = [name for name, module in named if isinstance(module, types)]
+    if not selected:
+        wanted = " or ".join(cls.__name__ for cls in types)
+        present = sorted({type(module).__name__ for _, module in named})
+        raise SiteNotFoundError(
+            f"No module of {type(model).__name__} is an instance of {wanted}; its module types "
+            f"are {present[:12]}. Pass one of these types, or {_LIST_HINT}."
+        )
+    return selected
+
+
 def _match(pattern: str, names: Sequence[str], model: nn.Module) -> list[str]:
     if not isinstance(pattern, str):
         raise ConfigError(
-            f"Expected every site to be a str (module path or glob), got "
+            f"Expected every site to be a str (module path or glob) or a module type, got "
             f"{type(pattern).__name__} {pattern!r}; pass e.g. sites=['fc1', 'layers.*']."
         )
     if pattern in names:
         return [pattern]
     if _is_glob(pattern):
-        matched = [name for name in names if fnmatchcase(name, pattern)]
+        regex = glob_regex(pattern)
+        matched = [name for name in names if regex.match(name)]
         if matched:
             return matched
         raise _not_found("Site pattern", pattern, names, model)
@@ -104,10 +192,12 @@ def resolve_sites(model: nn.Module, sites: SiteSpec) -> list[str]:
     ----------
     model : torch.nn.Module
         The model whose submodules are searched. The root module (path ``""``) is never a site.
-    sites : str, sequence of str, or callable
-        - a str: an exact module path (``"encoder.layer.3.output"``) or an :mod:`fnmatch` glob
-          (``"encoder.layer.*.output"``), matched case-sensitively;
-        - a sequence of str: exact paths and globs mixed;
+    sites : str, module type, tuple of module types, sequence, or callable
+        - a str: an exact module path (``"encoder.layer.3.output"``) or a glob
+          (``"encoder.layer.*.output"``), matched case-sensitively, where ``*`` stays within one
+          dotted segment and ``**`` crosses segments (see :func:`glob_regex`);
+        - a module type (``nn.Linear``) or a tuple of types: every module that is an instance;
+        - a sequence (list) of those: exact paths, globs and types mixed;
         - a callable ``predicate(name, module) -> bool``.
 
     Returns
@@ -135,11 +225,17 @@ def resolve_sites(model: nn.Module, sites: SiteSpec) -> list[str]:
     ['2', '0']
     >>> resolve_sites(model, lambda name, module: isinstance(module, nn.Linear))
     ['0', '2']
+    >>> resolve_sites(model, (nn.ReLU, nn.Linear))
+    ['0', '1', '2']
     """
     named = [(name, module) for name, module in model.named_modules() if name]
-    names = [name for name, _ in named]
+    names = list(site_modules(model))
     if isinstance(sites, str):
         return _match(sites, names, model)
+    if _is_module_type(sites):
+        return _by_type((sites,), named, model)  # type: ignore[arg-type]
+    if isinstance(sites, tuple) and sites and all(_is_module_type(item) for item in sites):
+        return _by_type(sites, named, model)
     if callable(sites):
         selected = [name for name, module in named if sites(name, module)]
         if not selected:
@@ -156,8 +252,17 @@ def resolve_sites(model: nn.Module, sites: SiteSpec) -> list[str]:
                 "Expected at least one site, got an empty list; pass a module path, a glob such "
                 f"as 'layers.*', or a predicate, or {_LIST_HINT}."
             )
-        return _dedupe(name for pattern in sites for name in _match(pattern, names, model))
+        return _dedupe(
+            name
+            for pattern in sites
+            for name in (
+                _by_type((pattern,), named, model)  # type: ignore[arg-type]
+                if _is_module_type(pattern)
+                else _match(pattern, names, model)  # type: ignore[arg-type]
+            )
+        )
     raise ConfigError(
-        f"Expected sites as a str, a sequence of str or a predicate (name, module) -> bool, got "
-        f"{type(sites).__name__}; pass e.g. sites='layers.*'."
+        f"Expected sites as a str, a module type, a sequence of those or a predicate "
+        f"(name, module) -> bool, got {type(sites).__name__}; pass e.g. sites='layers.*' or "
+        "sites=nn.Linear."
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -14,7 +16,7 @@ from tda_interp.exceptions import (
     SiteNotFoundError,
     TdaInterpWarning,
 )
-from tda_interp.hooks import Capture, capture, capture_activations
+from tda_interp.hooks import Capture, capture, capture_activations, run_capture
 
 
 def make_mlp() -> nn.Sequential:
@@ -23,7 +25,9 @@ def make_mlp() -> nn.Sequential:
 
 
 def no_hooks(model: nn.Module) -> bool:
-    return all(not module._forward_hooks for module in model.modules())
+    return all(
+        not module._forward_hooks and not module._forward_pre_hooks for module in model.modules()
+    )
 
 
 class Exploding(nn.Module):
@@ -264,9 +268,23 @@ def test_site_that_never_fires() -> None:
         cap.activations  # noqa: B018
 
 
-def test_site_that_fires_twice_per_forward() -> None:
-    with pytest.raises(CaptureError, match="fired 2 times"):
-        capture_activations(Reused(), torch.randn(2, 4), "fc")
+def test_site_that_fires_twice_per_forward_keeps_each_call() -> None:
+    model = Reused()
+    x = torch.randn(5, 4)
+    with torch.no_grad():
+        first = model.fc(x)
+        second = model.fc(first)
+    cap = run_capture(model, x, "fc", batch_size=2)
+    assert cap.clouds == ["fc#0", "fc#1"]
+    np.testing.assert_allclose(cap["fc#0"], first.numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(cap["fc#1"], second.numpy(), rtol=1e-6, atol=1e-6)
+    assert cap.labels["fc#1"]["call"].tolist() == [1] * 5
+    assert cap.labels["fc#1"]["batch_index"].tolist() == [0, 1, 2, 3, 4]
+    assert cap.n_calls == {"fc": 6}  # 3 passes, 2 calls each
+    assert list(capture_activations(model, x, "fc")) == ["fc#0", "fc#1"]
+    with pytest.raises(CaptureError, match=r"'fc#0', 'fc#1'"):
+        cap["fc"]
+    assert no_hooks(model)
 
 
 def test_sequence_model_needs_reduction() -> None:
@@ -326,3 +344,195 @@ def test_bad_arguments(inputs: object, kwargs: dict[str, object], match: str) ->
     with pytest.raises(ConfigError, match=match):
         capture_activations(model, inputs, "0", **kwargs)  # type: ignore[arg-type]
     assert no_hooks(model)
+
+
+class Diverging(nn.Module):
+    """Row 1 of every batch becomes NaN, row 2 +inf."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.fc(x).clone()
+        h[1, 0] = float("nan")
+        h[2, 1] = float("inf")
+        return h
+
+
+class Head(nn.Module):
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x)
+
+
+def test_nonfinite_raises_naming_site_and_checkpoint() -> None:
+    model = Head(Diverging())
+    with pytest.raises(ActivationError, match=r"'inner'.*checkpoint 'step_100'.*2 of 5 points"):
+        run_capture(model, torch.randn(5, 4), "inner", checkpoint="step_100")
+    assert no_hooks(model)
+    with pytest.raises(ActivationError, match=r"'inner' gave NaN or Inf.*nonfinite='drop'"):
+        capture_activations(model, torch.randn(5, 4), "inner", nonfinite="raise")
+    kept = capture_activations(model, torch.randn(5, 4), "inner")  # the pipeline's default
+    assert np.isnan(kept["inner"][1, 0])
+    assert np.isinf(kept["inner"][2, 1])
+
+
+def test_nonfinite_drop_warns_and_keeps_finite_rows() -> None:
+    model = Head(Diverging())
+    x = torch.randn(5, 4)
+    with pytest.warns(TdaInterpWarning, match=r"Dropped 2 points .* from 'inner'"):
+        cap = run_capture(model, x, "inner", nonfinite="drop")
+    with torch.no_grad():
+        expected = model.inner.fc(x).numpy()[[0, 3, 4]]
+    np.testing.assert_allclose(cap["inner"], expected, rtol=1e-6, atol=1e-6)
+    assert cap.labels["inner"]["batch_index"].tolist() == [0, 3, 4]
+    assert cap.n_seen == {"inner": 5}
+    assert cap.n_dropped == {"inner": 2}
+    assert no_hooks(model)
+    with pytest.warns(TdaInterpWarning, match="Dropped 2 points"):  # the context manager too
+        with capture(model, "inner", nonfinite="drop") as cap2, torch.no_grad():
+            model(x)
+    assert cap2["inner"].shape == (3, 3)
+
+
+def test_zero_and_one_point() -> None:
+    model = nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 4))
+    ids = torch.tensor([[1, 2, 3]])
+    with pytest.raises(ActivationError, match="'1' has no points"):
+        run_capture(model, ids, "1", reduction="tokens", attention_mask=torch.zeros(1, 3))
+    assert no_hooks(model)
+    with pytest.warns(TdaInterpWarning, match="'1' has a single point"):
+        acts = capture_activations(model, ids, "1", reduction="last")
+    assert acts["1"].shape == (1, 4)
+
+
+def test_empty_probe_set_and_bad_options() -> None:
+    model = make_mlp()
+    with pytest.raises(ConfigError, match="empty probe set"):
+        capture_activations(model, torch.ones(0, 4), "0")
+    with pytest.raises(ConfigError, match="at least one input tensor"):
+        capture_activations(model, {}, "0")
+    for options, match in [
+        ({"hook": "grad"}, "hook"),
+        ({"nonfinite": "ignore"}, "nonfinite"),
+        ({"max_points": 0}, "max_points"),
+        ({"dtype": "float64"}, "dtype"),
+        ({"storage": "memmap"}, "storage_dir"),
+        ({"attention_mask": torch.ones(3, 2)}, r"attention_mask of shape \(n_inputs, seq\)"),
+    ]:
+        with pytest.raises(ConfigError, match=match):
+            capture_activations(model, torch.ones(2, 4), "0", **options)
+        assert no_hooks(model)
+
+
+def test_input_hook_with_args_and_kwargs() -> None:
+    class Scaled(nn.Module):
+        def forward(self, x: torch.Tensor, *, scale: torch.Tensor) -> torch.Tensor:
+            return x * scale
+
+    class Outer(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 3)
+            self.scaled = Scaled()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.scaled(self.fc(x), scale=torch.full((x.shape[0], 1), 2.0))
+
+    model = Outer()
+    x = torch.randn(6, 4)
+    with torch.no_grad():
+        h = model.fc(x).numpy()
+    got = capture_activations(model, x, ["fc", "scaled"], hook="input", batch_size=4)
+    np.testing.assert_allclose(got["fc"], x.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(got["scaled"], h, rtol=1e-6, atol=1e-6)
+    scale = capture_activations(model, x, "scaled", hook="input", output_index="scale")
+    np.testing.assert_array_equal(scale["scaled"], np.full((6, 1), 2.0, dtype=np.float32))
+    with pytest.raises(CaptureError, match=r"input of site 'scaled'.*'scale'"):
+        capture_activations(model, x, "scaled", hook="input", output_index="shift")
+    assert no_hooks(model)
+
+
+def test_select_by_module_type() -> None:
+    model = make_mlp()
+    acts = capture_activations(model, torch.randn(3, 4), nn.Linear)
+    assert list(acts) == ["0", "2"]
+    assert list(capture_activations(model, torch.randn(3, 4), (nn.ReLU,))) == ["1"]
+
+
+def test_float16_storage_and_overflow() -> None:
+    model = make_mlp()
+    x = torch.randn(8, 4)
+    full = capture_activations(model, x, "0")
+    half = capture_activations(model, x, "0", dtype="float16")
+    assert half["0"].dtype == np.float16
+    np.testing.assert_allclose(half["0"], full["0"], rtol=1e-3, atol=1e-3)
+    with pytest.raises(ActivationError, match=r"float16 range.*dtype='float32'"):
+        capture_activations(model, x * 1e6, "0", dtype="float16")
+
+
+def test_max_points_reservoir_is_seeded_and_keeps_labels() -> None:
+    model = make_mlp()
+    x = torch.randn(50, 4)
+    full = capture_activations(model, x, "0")["0"]
+    a = run_capture(model, x, "0", max_points=10, seed=3, batch_size=7)
+    b = run_capture(model, x, "0", max_points=10, seed=3, batch_size=7)
+    c = run_capture(model, x, "0", max_points=10, seed=4, batch_size=7)
+    rows = a.labels["0"]["batch_index"]
+    assert a["0"].shape == (10, 8)
+    assert rows.tolist() == sorted(set(rows.tolist()))  # distinct, in input order
+    np.testing.assert_allclose(a["0"], full[rows], rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(a["0"], b["0"])
+    assert rows.tolist() != c.labels["0"]["batch_index"].tolist()
+    assert a.n_seen == {"0": 50}
+
+
+def test_memmap_storage_roundtrip(tmp_path: Path) -> None:
+    model = make_mlp()
+    x = torch.randn(20, 4)
+    full = capture_activations(model, x, "*")
+    cap = run_capture(model, x, "*", storage="memmap", storage_dir=tmp_path, batch_size=6)
+    for site in full:
+        assert isinstance(cap[site], np.memmap)
+        np.testing.assert_allclose(cap[site], full[site], rtol=1e-6, atol=1e-6)
+    assert cap.labels["2"]["batch_index"].tolist() == list(range(20))
+    assert sorted(path.name for path in tmp_path.iterdir())[:2] == [
+        "0.batch_index.int64",
+        "0.call.int64",
+    ]
+    sampled = run_capture(
+        model, x, "2", storage="memmap", storage_dir=tmp_path / "s", max_points=5, batch_size=6
+    )
+    rows = sampled.labels["2"]["batch_index"]
+    assert isinstance(sampled["2"], np.memmap)
+    np.testing.assert_allclose(sampled["2"], full["2"][rows], rtol=1e-6, atol=1e-6)
+
+
+def test_labels_frame_and_token_ids_from_dict_inputs() -> None:
+    class Tokens(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.Embedding(10, 3)
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return self.embed(input_ids)
+
+    model = Tokens()
+    ids = torch.tensor([[5, 6, 0], [7, 0, 0]])
+    inputs = {"input_ids": ids, "attention_mask": (ids > 0).long()}
+    cap = run_capture(model, inputs, "embed", reduction="tokens", batch_size=1)
+    frame = cap.label_frame("embed")
+    assert frame["token_id"].tolist() == [5, 6, 7]
+    assert frame["batch_index"].tolist() == [0, 0, 1]
+    assert frame["position"].tolist() == [0, 1, 0]
+    np.testing.assert_allclose(
+        cap["embed"], model.embed.weight.detach().numpy()[[5, 6, 7]], rtol=1e-6
+    )
+    last = run_capture(model, inputs, "embed", reduction="last")
+    assert last.labels["embed"]["token_id"].tolist() == [6, 7]
+    unmasked = run_capture(model, inputs, "embed", reduction="tokens", attention_mask=None)
+    assert len(unmasked["embed"]) == 6

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tda_interp.exceptions import ActivationError, ConfigError
-from tda_interp.hooks import reduce_output
+from tda_interp.hooks import reduce_output, reduce_points
 from tda_interp.hooks.reductions import ReductionLike
 
 
@@ -107,3 +107,70 @@ def test_scalar_output() -> None:
 def test_unknown_reduction(reduction: object) -> None:
     with pytest.raises(ConfigError, match="reduction"):
         reduce_output(torch.zeros(2, 3), reduction, site="fc")  # type: ignore[arg-type]
+
+
+# --- tokens, conv feature maps and attention masks -------------------------------------------
+MASK = torch.tensor([[1, 1, 0], [0, 1, 1], [1, 1, 1], [1, 0, 0]] + [[1, 1, 1]] * 4)
+
+
+def test_tokens_unmasked(tokens: torch.Tensor) -> None:
+    out = reduce_points(tokens, "tokens", site="blocks.0")
+    assert out.points.shape == (24, 5)
+    assert torch.equal(out.points[4], tokens[1, 1])
+    assert out.batch.tolist()[:6] == [0, 0, 0, 1, 1, 1]
+    assert out.position.tolist()[:6] == [0, 1, 2, 0, 1, 2]
+
+
+def test_tokens_drop_padding(tokens: torch.Tensor) -> None:
+    out = reduce_points(tokens, "tokens", site="blocks.0", mask=MASK)
+    assert out.points.shape == (int(MASK.sum()), 5)
+    for point, b, t in zip(out.points, out.batch, out.position, strict=True):
+        assert MASK[b, t] == 1
+        assert torch.equal(point, tokens[b, t])
+
+
+def test_masked_mean_first_last_and_position(tokens: torch.Tensor) -> None:
+    real = [[t for t in range(3) if MASK[b, t]] for b in range(8)]
+    mean = reduce_output(tokens, "mean", mask=MASK)
+    expected_mean = torch.stack([tokens[b, real[b]].mean(dim=0) for b in range(8)])
+    torch.testing.assert_close(mean, expected_mean)
+    for reduction, index in [("first", 0), ("last", -1), (0, 0), (-1, -1)]:
+        out = reduce_points(tokens, reduction, mask=MASK)
+        assert out.position.tolist() == [real[b][index] for b in range(8)]
+        expected = torch.stack([tokens[b, real[b][index]] for b in range(8)])
+        assert torch.equal(out.points, expected)
+
+
+def test_masked_position_out_of_range_and_bad_mask(tokens: torch.Tensor) -> None:
+    with pytest.raises(ActivationError, match=r"unpadded .* length 1 .*\[-1, 0\]"):
+        reduce_output(tokens, 1, site="blocks.0", mask=MASK)
+    with pytest.raises(ActivationError, match=r"attention_mask of shape .*\(8, 3\).*'blocks.0'"):
+        reduce_output(tokens, "tokens", site="blocks.0", mask=torch.ones(8, 4))
+    empty = MASK.clone()
+    empty[2] = 0
+    with pytest.raises(ActivationError, match=r"Rows \[2\] .* fully padded"):
+        reduce_output(tokens, "mean", site="blocks.0", mask=empty)
+
+
+def test_mean_ignores_nan_in_padding() -> None:
+    x = torch.tensor([[[1.0], [3.0], [float("nan")]]])
+    assert reduce_output(x, "mean", mask=torch.tensor([[1, 1, 0]])).tolist() == [[2.0]]
+
+
+def test_spatial_and_avgpool() -> None:
+    fmap = torch.randn(2, 3, 4, 5)
+    spatial = reduce_points(fmap, "spatial", site="conv")
+    assert spatial.points.shape == (2 * 4 * 5, 3)
+    index = 1 * 20 + 2 * 5 + 3  # batch 1, h 2, w 3
+    assert torch.equal(spatial.points[index], fmap[1, :, 2, 3])
+    assert (int(spatial.batch[index]), int(spatial.position[index])) == (1, 13)
+    pooled = reduce_points(fmap, "avgpool", site="conv")
+    torch.testing.assert_close(pooled.points, fmap.mean(dim=(2, 3)))
+    assert pooled.position.tolist() == [-1, -1]
+    with pytest.raises(ActivationError, match=r"\(batch, channels, \*spatial\).*'fc'"):
+        reduce_output(torch.zeros(2, 3), "avgpool", site="fc")
+
+
+def test_none_on_4d_suggests_conv_reductions() -> None:
+    with pytest.raises(ActivationError, match=r"reduction='avgpool'.*'spatial'"):
+        reduce_output(torch.zeros(2, 3, 4, 4), "none", site="conv")

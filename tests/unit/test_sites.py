@@ -49,9 +49,40 @@ def test_glob_keeps_named_modules_order(model: nn.Module) -> None:
 
 
 def test_root_module_is_never_a_site(model: nn.Module) -> None:
-    names = resolve_sites(model, "*")
+    names = resolve_sites(model, "**")
     assert "" not in names
     assert names == [name for name, _ in model.named_modules() if name]
+
+
+def test_star_stays_within_one_segment(model: nn.Module) -> None:
+    # "*" is one dotted segment, as in the "encoder.layer.*.output"; "**" crosses dots
+    assert resolve_sites(model, "*") == [name for name, _ in model.named_children()]
+    deep = resolve_sites(model, "encoder.**")
+    assert "encoder.layer.0.output" in deep and "encoder.layer" in deep
+
+
+def test_glob_does_not_match_nested_modules_of_the_same_name() -> None:
+    bert_like = nn.ModuleDict(
+        {
+            "layer": nn.ModuleList(
+                nn.ModuleDict(
+                    {
+                        "attention": nn.ModuleDict({"output": nn.Linear(2, 2)}),
+                        "output": nn.Linear(2, 2),
+                    }
+                )
+                for _ in range(2)
+            )
+        }
+    )
+    assert resolve_sites(bert_like, "layer.*.output") == ["layer.0.output", "layer.1.output"]
+    assert resolve_sites(bert_like, "layer.**.output") == [
+        "layer.0.attention.output",
+        "layer.0.output",
+        "layer.1.attention.output",
+        "layer.1.output",
+    ]
+    assert resolve_sites(bert_like, "layer.[!0].output") == ["layer.1.output"]
 
 
 def test_list_keeps_user_order_and_drops_duplicates(model: nn.Module) -> None:
@@ -112,3 +143,13 @@ def test_close_names_falls_back_to_first_names() -> None:
     assert close_names("zzzzzz", names) == names[:5]
     assert close_names("layer3", names)[0] == "layer3"
     assert close_names("mlp", ["blocks.0.mlp", "blocks.0.attn"]) == ["blocks.0.mlp"]
+
+
+def test_module_types(model: nn.Module) -> None:
+    assert resolve_sites(model, Block) == ["encoder.layer.0", "encoder.layer.1", "encoder.layer.2"]
+    assert resolve_sites(model, (Block, Encoder)) == ["encoder"] + [
+        f"encoder.layer.{i}" for i in range(3)
+    ]
+    assert resolve_sites(model, ["head", Encoder]) == ["head", "encoder"]
+    with pytest.raises(SiteNotFoundError, match=r"instance of Conv2d; its module types .*Block"):
+        resolve_sites(model, nn.Conv2d)
