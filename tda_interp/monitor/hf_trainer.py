@@ -1,0 +1,69 @@
+"""Hugging Face ``transformers`` adapter: a ``TrainerCallback`` for :class:`TopologyMonitor`.
+
+Imports ``transformers``; import this module only where it is installed.
+
+Examples
+--------
+>>> import tempfile, torch
+>>> from tda_interp.monitor import TopologyMonitor
+>>> from tda_interp.monitor.hf_trainer import TopologyTrainerCallback
+>>> ids = torch.randint(0, 100, (32, 16))
+>>> monitor = TopologyMonitor(tempfile.mkdtemp(), {"input_ids": ids}, "bert.encoder.layer.*",
+...                           reduction="mean", every=100)
+>>> callback = TopologyTrainerCallback(monitor)  # Trainer(..., callbacks=[callback])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tda_interp.monitor.monitor import TopologyMonitor
+
+try:
+    from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+except ImportError as err:  # pragma: no cover - exercised only without transformers
+    raise ImportError(
+        "TopologyTrainerCallback needs Hugging Face transformers; install it with "
+        "`pip install transformers`, or call TopologyMonitor.step(model, step) from your own "
+        "training loop."
+    ) from err
+
+__all__ = ["TopologyTrainerCallback"]
+
+
+class TopologyTrainerCallback(TrainerCallback):
+    """Record topology every ``monitor.every`` optimiser steps of a ``transformers.Trainer``.
+
+    Calls ``monitor.step(model, state.global_step)`` at the start of training (step 0, the
+    initial model) and at the end of every optimiser step, in the main process only.
+
+    Parameters
+    ----------
+    monitor : TopologyMonitor
+        What to record and where.
+    """
+
+    def __init__(self, monitor: TopologyMonitor) -> None:
+        self.monitor = monitor
+
+    def _step(self, state: TrainerState, model: Any) -> None:
+        if model is not None and state.is_world_process_zero:
+            self.monitor.step(model, state.global_step)
+
+    def on_train_begin(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        **kwargs: Any,
+    ) -> None:
+        self._step(state, kwargs.get("model"))
+
+    def on_step_end(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        **kwargs: Any,
+    ) -> None:
+        self._step(state, kwargs.get("model"))

@@ -1,0 +1,349 @@
+"""Persistent homology of a probe set during training, from the user's own loop.
+
+:class:`TopologyMonitor` is called once per training step; every ``every`` steps it captures the
+probe set's activations, computes the diagrams and appends them to a run directory (checkpoint
+label ``step_000100``), through :func:`tda_interp.pipeline.store_activations`, the same step
+checkpoint replay uses. The run directory reads back like any other (``read_summaries``,
+``write_report``).
+
+Training is left exactly as it was: the capture runs under :func:`torch.no_grad` with the model
+in eval mode; every module's train/eval flag, the ``.grad`` of every parameter and the global
+random states (torch CPU and CUDA, Python :mod:`random`, NumPy's global generator) are restored
+afterwards, so a run with the monitor gives bit-identical weights to a run without.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from tda_interp.diagrams.summaries import DEFAULT_LONG_BAR
+from tda_interp.exceptions import ConfigError
+from tda_interp.execution import Executor
+from tda_interp.homology.views import expand_views
+from tda_interp.hooks import capture_activations, resolve_sites
+from tda_interp.hooks.sites import SiteSpec
+from tda_interp.pipeline import (
+    HomologyParams,
+    Inputs,
+    inputs_fingerprint,
+    run_params,
+    store_activations,
+)
+from tda_interp.store.writer import RunWriter
+
+__all__ = ["TopologyMonitor", "preserved_rng_state", "weights_fingerprint"]
+
+_SAMPLE = 4096  # elements per tensor hashed into the weights fingerprint
+
+
+@contextmanager
+def preserved_rng_state() -> Iterator[None]:
+    """Restore the global random states on exit: torch (CPU, every CUDA device), Python, NumPy.
+
+    Examples
+    --------
+    >>> import torch
+    >>> before = torch.get_rng_state()
+    >>> with preserved_rng_state():
+    ...     _ = torch.rand(3)
+    >>> torch.equal(torch.get_rng_state(), before)
+    True
+    """
+    python_state = random.getstate()
+    numpy_state = np.random.get_state()  # noqa: NPY002 - the legacy global state is the point
+    torch_state = torch.get_rng_state()
+    cuda_states = (
+        torch.cuda.get_rng_state_all()
+        if torch.cuda.is_available() and torch.cuda.is_initialized()
+        else None
+    )
+    try:
+        yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)  # noqa: NPY002
+        torch.set_rng_state(torch_state)
+        if cuda_states is not None:
+            torch.cuda.set_rng_state_all(cuda_states)
+
+
+def weights_fingerprint(model: nn.Module) -> str:
+    """A cheap fingerprint of a model's weights, to tell two training runs apart.
+
+    Hashes every state-dict entry's name, shape and dtype and up to 4,096 evenly spaced elements
+    of it (read exactly, never summed, so it does not depend on thread count or device). Only
+    those elements travel off the accelerator.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> _ = torch.manual_seed(0)
+    >>> a, b = nn.Linear(3, 2), nn.Linear(3, 2)
+    >>> fa, fb = weights_fingerprint(a), weights_fingerprint(b)
+    >>> fa == weights_fingerprint(a), fa == fb
+    (True, False)
+    """
+    digest = hashlib.sha256()
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            digest.update(f"{name}|{tuple(tensor.shape)}|{tensor.dtype}".encode())
+            flat: torch.Tensor = tensor.detach().reshape(-1)
+            if flat.numel() > _SAMPLE:
+                flat = flat[:: -(-flat.numel() // _SAMPLE)]
+            sample = flat.cpu().contiguous()
+            if sample.dtype == torch.bfloat16:
+                sample = sample.view(torch.int16)
+            digest.update(sample.numpy().tobytes())
+    return "weights-sample:sha256:" + digest.hexdigest()
+
+
+def _device(model: nn.Module) -> torch.device | None:
+    for param in model.parameters():
+        return param.device
+    for buffer in model.buffers():
+        return buffer.device
+    return None
+
+
+def _to(inputs: Inputs, device: torch.device) -> Inputs:
+    if isinstance(inputs, torch.Tensor):
+        return inputs.to(device)
+    if isinstance(inputs, Mapping):
+        return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
+    return tuple(v.to(device) if isinstance(v, torch.Tensor) else v for v in inputs)
+
+
+class TopologyMonitor:
+    """Record the topology of a probe set's activations every ``every`` training steps.
+
+    Call :meth:`step` from the training loop after each optimiser step; it works on steps that
+    are multiples of ``every`` (step 0 included, so calling it before training records the
+    initial model) and returns at once otherwise. Each recorded step becomes a checkpoint
+    ``step_000100`` of the run directory, with one result per (layer, view).
+
+    Parameters
+    ----------
+    run_dir : path
+        Run directory to create, or to resume if it was written with the same parameters.
+    probe_inputs : Tensor, tuple of Tensors or dict of Tensors
+        The probe set, batch along dim 0; moved to the model's device when captured.
+    layers : str, sequence of str or callable
+        Module paths, globs or a predicate; see :func:`tda_interp.hooks.resolve_sites`.
+    every : int, default=100
+        Record on steps that are multiples of ``every``.
+    views : sequence of str, default=("raw",)
+        See :mod:`tda_interp.homology.views`.
+    reduction : str or int, default="none"
+        See :func:`tda_interp.hooks.reduce_output`.
+    output_index : int, default=0
+        Element taken from tuple outputs.
+    batch_size : int or None, default=None
+        Probe inputs per forward pass; ``None``: all at once.
+    maxdim, metric, backend, max_points, seed, long_bar, drop_nonfinite
+        How each cloud becomes a diagram; see :func:`tda_interp.run_pipeline`.
+    info : dict, optional
+        Descriptive manifest fields (model name, notes).
+    overwrite : bool, default=False
+        Discard an existing run directory's results.
+    label_format : str, default="step_{step:06d}"
+        Checkpoint label of a recorded step.
+    executor : str or Executor, default="serial"
+        Where the diagrams are computed (see :func:`tda_interp.execution.make_executor`).
+        Serial by default: forking a training process, or starting workers in the middle of
+        training, is rarely what a training loop wants.
+    cache : bool, default=False
+        Use the diagram cache. Off by default: every step's activations are new.
+
+    Attributes
+    ----------
+    recorded : list of str
+        Labels this monitor recorded, in order.
+
+    Notes
+    -----
+    The run directory and the resolved layer names are set up on the first call of
+    :meth:`step`, which needs the model. When a run is resumed into the same directory, a step
+    already recorded is skipped if the model's weights match those recorded (see
+    :func:`weights_fingerprint`); if they differ, it is another training run and
+    :class:`~tda_interp.exceptions.RunDirError` is raised (pass ``overwrite=True`` or a new
+    directory). A module whose forward pass updates buffers even in eval mode is not restored.
+
+    Examples
+    --------
+    >>> import tempfile, torch
+    >>> from torch import nn
+    >>> model = nn.Sequential(nn.Linear(2, 16), nn.Dropout(0.1), nn.ReLU(), nn.Linear(16, 2))
+    >>> opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    >>> monitor = TopologyMonitor(tempfile.mkdtemp(), torch.randn(20, 2), ["2"], every=2)
+    >>> for step in range(1, 5):
+    ...     opt.zero_grad()
+    ...     model(torch.randn(8, 2)).pow(2).mean().backward()
+    ...     opt.step()
+    ...     _ = monitor.step(model, step)
+    >>> monitor.recorded
+    ['step_000002', 'step_000004']
+    """
+
+    def __init__(
+        self,
+        run_dir: str | os.PathLike[str],
+        probe_inputs: Inputs,
+        layers: SiteSpec,
+        *,
+        every: int = 100,
+        views: Sequence[str] = ("raw",),
+        reduction: str | int = "none",
+        output_index: int = 0,
+        batch_size: int | None = None,
+        maxdim: int = 1,
+        metric: str = "euclidean",
+        backend: str = "auto",
+        max_points: int | None = 1000,
+        seed: int = 0,
+        long_bar: float = DEFAULT_LONG_BAR,
+        drop_nonfinite: bool = False,
+        info: dict[str, Any] | None = None,
+        overwrite: bool = False,
+        label_format: str = "step_{step:06d}",
+        executor: str | Executor | None = "serial",
+        cache: bool = False,
+    ) -> None:
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ConfigError(
+                f"Expected every to be a positive int (record every N steps), got {every!r}."
+            )
+        if isinstance(views, str):
+            views = [views]
+        self.run_dir = Path(run_dir)
+        self.every = every
+        self.layers = layers
+        self.views = expand_views(list(views))
+        self.reduction = reduction
+        self.output_index = output_index
+        self.batch_size = batch_size
+        self.homology = HomologyParams(
+            maxdim=maxdim,
+            metric=metric,
+            backend=backend,
+            max_points=max_points,
+            seed=seed,
+            long_bar=long_bar,
+            drop_nonfinite=drop_nonfinite,
+        )
+        self.info = {"source": "TopologyMonitor", "every": every} | dict(info or {})
+        self.overwrite = overwrite
+        self.label_format = label_format
+        self.executor = executor
+        self.cache = cache
+        self.recorded: list[str] = []
+        self._inputs = probe_inputs
+        inputs_fingerprint(probe_inputs)  # validates the inputs early
+        self._on_device: tuple[torch.device, Inputs] | None = None
+        self._sites: list[str] | None = None
+        self._writer: RunWriter | None = None
+        self._last_step: int | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"TopologyMonitor(run_dir={str(self.run_dir)!r}, every={self.every}, "
+            f"layers={self.layers!r}, views={self.views!r}, recorded={len(self.recorded)})"
+        )
+
+    def is_due(self, step: int) -> bool:
+        """Whether :meth:`step` would record at ``step``."""
+        return step % self.every == 0 and step != self._last_step
+
+    def step(self, model: nn.Module, step: int) -> int:
+        """Record the probe set's topology if ``step`` is a multiple of ``every``.
+
+        Parameters
+        ----------
+        model : torch.nn.Module
+            The model being trained; its weights, gradients, train/eval flags and the global
+            random states are left as they were.
+        step : int
+            The training step (optimiser steps taken so far). A step equal to the last one seen
+            (e.g. during gradient accumulation) is not recorded twice.
+
+        Returns
+        -------
+        int
+            Number of results written (0 if the step was not due or already on disk).
+        """
+        step = int(step)
+        self._open(model)  # on the first call: resolve layers, open the run directory
+        if not self.is_due(step):
+            return 0
+        self._last_step = step
+        return self.record(model, step)
+
+    def record(self, model: nn.Module, step: int) -> int:
+        """Record the probe set's topology now, whatever the step; see :meth:`step`."""
+        writer, sites = self._open(model)
+        label = self.label_format.format(step=int(step))
+        writer.add_checkpoint(
+            label,
+            int(step),
+            source=f"training step {int(step)}",
+            fingerprint=weights_fingerprint(model),
+        )
+        todo = [(s, v) for s in sites for v in self.views if not writer.is_done(label, s, v)]
+        if not todo:
+            return 0
+        needed = list(dict.fromkeys(site for site, _ in todo))
+        grads = [(p, p.grad) for p in model.parameters()]
+        try:
+            with preserved_rng_state():
+                acts = capture_activations(
+                    model,
+                    self._probe_on(model),
+                    needed,
+                    reduction=self.reduction,  # type: ignore[arg-type]
+                    batch_size=self.batch_size,
+                    output_index=self.output_index,
+                )
+        finally:
+            for param, grad in grads:  # no_grad leaves them alone; this guards odd modules
+                if param.grad is not grad:
+                    param.grad = grad
+        written = store_activations(
+            writer,
+            label,
+            int(step),
+            acts,
+            todo,
+            self.homology,
+            executor=self.executor,
+            cache=self.cache,
+        )
+        self.recorded.append(label)
+        return written
+
+    def _probe_on(self, model: nn.Module) -> Inputs:
+        device = _device(model)
+        if device is None or device.type == "cpu":
+            return self._inputs
+        if self._on_device is None or self._on_device[0] != device:
+            self._on_device = (device, _to(self._inputs, device))
+        return self._on_device[1]
+
+    def _open(self, model: nn.Module) -> tuple[RunWriter, list[str]]:
+        if self._writer is not None and self._sites is not None:
+            return self._writer, self._sites
+        sites = resolve_sites(model, self.layers)
+        params = run_params(
+            sites, self.views, self.reduction, self.output_index, self.homology, self._inputs
+        )
+        self._writer = RunWriter(self.run_dir, params, info=self.info, overwrite=self.overwrite)
+        self._sites = sites
+        return self._writer, sites
