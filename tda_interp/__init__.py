@@ -13,54 +13,130 @@ Examples
 1
 """
 
-from tda_interp.config import RunConfig, load_config
-from tda_interp.diagrams import (
-    Diagram,
-    betti_curve,
-    from_giotto,
-    shared_grid,
-    summarize,
-    to_giotto,
-)
-from tda_interp.exceptions import TdaInterpError, TdaInterpWarning
-from tda_interp.homology import apply_view, distance_matrix, vietoris_rips
-from tda_interp.hooks import (
-    capture,
-    capture_activations,
-    find_checkpoints,
-    load_checkpoint,
-    resolve_sites,
-)
-from tda_interp.pipeline import run_from_config, run_pipeline
-from tda_interp.reports import build_report, write_report
-from tda_interp.store import iter_results, read_diagram, read_manifest, read_summaries
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Public names and the modules that define them. They are imported on first use, so that
+# `import tda_interp.homology` in a worker process does not pay for torch, plotly and pandas.
+_EXPORTS = {
+    "Diagram": "tda_interp.diagrams",
+    "RunConfig": "tda_interp.config",
+    "SignificanceResult": "tda_interp.homology",
+    "TopologyMonitor": "tda_interp.monitor",
+    "TdaInterpError": "tda_interp.exceptions",
+    "TdaInterpWarning": "tda_interp.exceptions",
+    "apply_view": "tda_interp.homology",
+    "betti_curve": "tda_interp.diagrams",
+    "build_report": "tda_interp.reports",
+    "capture": "tda_interp.hooks",
+    "capture_activations": "tda_interp.hooks",
+    "describe_sites": "tda_interp.hooks",
+    "distance_matrix": "tda_interp.homology",
+    "find_checkpoints": "tda_interp.hooks",
+    "from_giotto": "tda_interp.diagrams",
+    "iter_checkpoints": "tda_interp.hooks",
+    "iter_results": "tda_interp.store",
+    "list_sites": "tda_interp.hooks",
+    "load_checkpoint": "tda_interp.hooks",
+    "load_config": "tda_interp.config",
+    "read_diagram": "tda_interp.store",
+    "read_manifest": "tda_interp.store",
+    "read_summaries": "tda_interp.store",
+    "resolve_sites": "tda_interp.hooks",
+    "run_capture": "tda_interp.hooks",
+    "run_from_config": "tda_interp.pipeline",
+    "run_pipeline": "tda_interp.pipeline",
+    "shared_grid": "tda_interp.diagrams",
+    "significance": "tda_interp.homology",
+    "summarize": "tda_interp.diagrams",
+    "to_giotto": "tda_interp.diagrams",
+    "vietoris_rips": "tda_interp.homology",
+    "write_report": "tda_interp.reports",
+}
+
+if TYPE_CHECKING:
+    from tda_interp.config import RunConfig, load_config
+    from tda_interp.diagrams import (
+        Diagram,
+        betti_curve,
+        from_giotto,
+        shared_grid,
+        summarize,
+        to_giotto,
+    )
+    from tda_interp.exceptions import TdaInterpError, TdaInterpWarning
+    from tda_interp.homology import (
+        SignificanceResult,
+        apply_view,
+        distance_matrix,
+        significance,
+        vietoris_rips,
+    )
+    from tda_interp.hooks import (
+        capture,
+        capture_activations,
+        describe_sites,
+        find_checkpoints,
+        iter_checkpoints,
+        list_sites,
+        load_checkpoint,
+        resolve_sites,
+        run_capture,
+    )
+    from tda_interp.monitor import TopologyMonitor
+    from tda_interp.pipeline import run_from_config, run_pipeline
+    from tda_interp.reports import build_report, write_report
+    from tda_interp.store import iter_results, read_diagram, read_manifest, read_summaries
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tda_interp' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Diagram",
     "RunConfig",
+    "SignificanceResult",
     "TdaInterpError",
     "TdaInterpWarning",
+    "TopologyMonitor",
     "__version__",
     "apply_view",
     "betti_curve",
     "build_report",
     "capture",
     "capture_activations",
+    "describe_sites",
     "distance_matrix",
     "find_checkpoints",
     "from_giotto",
+    "iter_checkpoints",
     "iter_results",
+    "list_sites",
     "load_checkpoint",
     "load_config",
     "read_diagram",
     "read_manifest",
     "read_summaries",
     "resolve_sites",
+    "run_capture",
     "run_from_config",
     "run_pipeline",
     "shared_grid",
+    "significance",
     "summarize",
     "to_giotto",
     "vietoris_rips",

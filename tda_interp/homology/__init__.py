@@ -1,19 +1,63 @@
-"""Point clouds to persistence diagrams: views, distances, Vietoris-Rips backends."""
+"""Point clouds to persistence diagrams: views, distances, backends, landmarks, significance."""
 
-from tda_interp.homology.backends import available_backends, resolve_backend, rips_from_distances
-from tda_interp.homology.distances import distance_matrix
-from tda_interp.homology.persistence import check_cloud, vietoris_rips
-from tda_interp.homology.views import View, apply_view, expand_views, parse_view
+from tda_interp.homology.backends import (
+    auto_backend,
+    available_backends,
+    representative_cocycles,
+    resolve_backend,
+    rips_from_distances,
+)
+from tda_interp.homology.distances import check_distance_matrix, distance_matrix
+from tda_interp.homology.estimate import (
+    CostEstimate,
+    estimate_cost,
+    largest_affordable,
+    parse_memory,
+)
+from tda_interp.homology.landmarks import (
+    Landmarks,
+    diameter_bounds,
+    maxmin_landmarks,
+    pca_residual_bound,
+)
+from tda_interp.homology.persistence import DEFAULT_MEMORY_BUDGET, check_cloud, vietoris_rips
+from tda_interp.homology.significance import SignificanceResult, significance
+from tda_interp.homology.views import (
+    View,
+    apply_view,
+    callable_view,
+    expand_views,
+    parse_view,
+    projection_view,
+    resolve_views,
+)
 
 __all__ = [
+    "CostEstimate",
+    "DEFAULT_MEMORY_BUDGET",
+    "Landmarks",
+    "SignificanceResult",
     "View",
     "apply_view",
+    "auto_backend",
     "available_backends",
+    "callable_view",
     "check_cloud",
+    "check_distance_matrix",
+    "diameter_bounds",
     "distance_matrix",
+    "estimate_cost",
     "expand_views",
+    "largest_affordable",
+    "maxmin_landmarks",
+    "parse_memory",
     "parse_view",
+    "pca_residual_bound",
+    "projection_view",
+    "representative_cocycles",
     "resolve_backend",
+    "resolve_views",
     "rips_from_distances",
+    "significance",
     "vietoris_rips",
 ]

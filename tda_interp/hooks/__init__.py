@@ -1,4 +1,4 @@
-"""Which modules to watch, the capture context manager, reductions and checkpoint replay.
+"""Which modules to watch, the capture context manager, reductions, storage and checkpoint replay.
 
 Examples
 --------
@@ -11,26 +11,48 @@ Examples
 ['0', '1', '2']
 """
 
-from tda_interp.hooks.capture import Capture, capture, capture_activations
+from tda_interp.hooks.buffers import MemmapBuffer, MemoryBuffer, PointBuffer, ReservoirBuffer
+from tda_interp.hooks.capture import (
+    Capture,
+    capture,
+    capture_activations,
+    run_capture,
+)
 from tda_interp.hooks.checkpoints import (
     checkpoint_label,
     find_checkpoints,
+    is_hf_model_dir,
+    iter_checkpoints,
     load_checkpoint,
     load_state_dict,
     natural_sort_key,
 )
-from tda_interp.hooks.reductions import reduce_output
+from tda_interp.hooks.listing import SiteInfo, describe_sites, list_sites
+from tda_interp.hooks.outputs import select_output
+from tda_interp.hooks.reductions import reduce_output, reduce_points
 from tda_interp.hooks.sites import resolve_sites
 
 __all__ = [
     "Capture",
+    "MemmapBuffer",
+    "MemoryBuffer",
+    "PointBuffer",
+    "ReservoirBuffer",
+    "SiteInfo",
     "capture",
     "capture_activations",
     "checkpoint_label",
+    "describe_sites",
     "find_checkpoints",
+    "is_hf_model_dir",
+    "iter_checkpoints",
+    "list_sites",
     "load_checkpoint",
     "load_state_dict",
     "natural_sort_key",
     "reduce_output",
+    "reduce_points",
     "resolve_sites",
+    "run_capture",
+    "select_output",
 ]
