@@ -28,6 +28,8 @@ Example (every key but ``model.factory``, ``model.checkpoints``, ``inputs.factor
     seed = 0
     long_bar = 0.25                          # relative lifetime of a "long-lived" bar
     drop_nonfinite = false
+    n_null = 0                               # > 0: significance calls against n_null
+    alpha = 0.05                             #      matched Gaussian clouds, at level alpha
 
     [execution]                              # how, not what: never part of a run's parameters
     executor = "auto"                        # auto | serial | processes[:N] | dask:ADDRESS
@@ -60,7 +62,7 @@ _SECTIONS = {
     "capture": {"layers", "reduction", "output_index"},
     "homology": {
         "maxdim", "views", "metric", "backend", "max_points", "seed", "long_bar",
-        "drop_nonfinite",
+        "drop_nonfinite", "n_null", "alpha",
     },
     "execution": {"executor", "cache"},
 }  # fmt: skip
@@ -90,6 +92,8 @@ class RunConfig:
     seed: int = 0
     long_bar: float = DEFAULT_LONG_BAR
     drop_nonfinite: bool = False
+    n_null: int = 0
+    alpha: float = 0.05
     executor: str = "auto"
     cache: bool | Path = True
 
@@ -184,6 +188,8 @@ def load_config(path: str | Path) -> RunConfig:
     backend = _get(hom, "backend", str, w) if "backend" in hom else "auto"
     seed = _get(hom, "seed", int, w) if "seed" in hom else 0
     drop = _get(hom, "drop_nonfinite", bool, w) if "drop_nonfinite" in hom else False
+    n_null = _get(hom, "n_null", int, w) if "n_null" in hom else 0
+    alpha = float(_get(hom, "alpha", (int, float), w)) if "alpha" in hom else 0.05
     checks = (
         (metric in _METRICS, f"homology.metric must be one of {_METRICS}, got {metric!r}"),
         (backend in _BACKENDS, f"homology.backend must be one of {_BACKENDS}, got {backend!r}"),
@@ -191,6 +197,8 @@ def load_config(path: str | Path) -> RunConfig:
         (seed >= 0, f"homology.seed must be >= 0, got {seed}"),
         (long_bar is None or long_bar >= 0, f"homology.long_bar must be >= 0, got {long_bar}"),
         (batch_size >= 0, f"inputs.batch_size must be >= 0 (0: one pass), got {batch_size}"),
+        (n_null >= 0, f"homology.n_null must be >= 0 (0: no significance test), got {n_null}"),
+        (0 < alpha < 1, f"homology.alpha must be between 0 and 1, got {alpha}"),
     )
     for ok, message in checks:
         if not ok:
@@ -233,6 +241,8 @@ def load_config(path: str | Path) -> RunConfig:
         seed=seed,
         long_bar=DEFAULT_LONG_BAR if long_bar is None else long_bar,
         drop_nonfinite=drop,
+        n_null=n_null,
+        alpha=alpha,
         executor=executor,
         cache=cache,
     )

@@ -148,10 +148,12 @@ class HomologyParams:
     seed: int = 0
     long_bar: float = DEFAULT_LONG_BAR
     drop_nonfinite: bool = False
+    n_null: int = 0
+    alpha: float = 0.05
 
     def task_options(self, view: View) -> dict[str, Any]:
-        """Keyword arguments of :func:`~tda_interp.homology.vietoris_rips` for one view."""
-        return {
+        """Options of a :class:`~tda_interp.execution.RipsTask` for one view."""
+        options: dict[str, Any] = {
             "maxdim": self.maxdim,
             "metric": view.metric or self.metric,
             "backend": self.backend,
@@ -159,6 +161,9 @@ class HomologyParams:
             "seed": self.seed,
             "drop_nonfinite": self.drop_nonfinite,
         }
+        if self.n_null > 0:
+            options |= {"n_null": self.n_null, "alpha": self.alpha}
+        return options
 
 
 def _open_cache(cache: bool | str | os.PathLike[str] | DiagramCache | None) -> DiagramCache | None:
@@ -195,6 +200,8 @@ def run_params(
         "seed": homology.seed,
         "long_bar": homology.long_bar,
         "drop_nonfinite": homology.drop_nonfinite,
+        "n_null": homology.n_null,
+        "alpha": homology.alpha,
         "inputs": inputs_fingerprint(inputs) | {"n_inputs": _n_inputs(inputs)},
     }
 
@@ -315,6 +322,8 @@ def run_pipeline(
     seed: int = 0,
     long_bar: float = DEFAULT_LONG_BAR,
     drop_nonfinite: bool = False,
+    n_null: int = 0,
+    alpha: float = 0.05,
     info: dict[str, Any] | None = None,
     overwrite: bool = False,
     executor: str | Executor | None = "auto",
@@ -343,6 +352,12 @@ def run_pipeline(
         Passed to :func:`tda_interp.homology.vietoris_rips`.
     long_bar : float, default 0.25
         Relative-lifetime threshold of a long-lived bar in the summaries.
+    n_null : int, default 0
+        With ``n_null > 0``, every bar also gets a significance call against that many
+        matched-covariance Gaussian clouds (:func:`tda_interp.homology.significance`); the
+        summaries then count ``n_significant``. Costs ``n_null`` extra computations per result.
+    alpha : float, default 0.05
+        Level of the significance test.
     info : dict, optional
         Descriptive manifest fields (model name, title).
     overwrite : bool, default False
@@ -382,6 +397,8 @@ def run_pipeline(
         seed=seed,
         long_bar=long_bar,
         drop_nonfinite=drop_nonfinite,
+        n_null=n_null,
+        alpha=alpha,
     )
     params = run_params(sites, view_names, reduction, output_index, homology, inputs)
     writer = RunWriter(run_dir, params, info=info, overwrite=overwrite)
@@ -494,6 +511,8 @@ def run_from_config(
         seed=config.seed,
         long_bar=config.long_bar,
         drop_nonfinite=config.drop_nonfinite,
+        n_null=config.n_null,
+        alpha=config.alpha,
         info=info,
         overwrite=overwrite,
         executor=config.executor,

@@ -6,14 +6,19 @@ from typing import Any
 
 import numpy as np
 
+from tda_interp.diagrams.betti import betti_curve
 from tda_interp.diagrams.diagram import Diagram
 
-__all__ = ["DEFAULT_LONG_BAR", "persistent_entropy", "summarize"]
+__all__ = ["BETTI_SCALES", "DEFAULT_LONG_BAR", "persistent_entropy", "summarize"]
 
 #: Default threshold on the relative lifetime (fraction of the cloud's diameter) above which a
 #: bar counts as long-lived. Bars of Gaussian noise clouds of a few hundred points rarely exceed
 #: 0.15 of the diameter; a clean circle's H1 bar is about 0.87 of it.
 DEFAULT_LONG_BAR = 0.25
+
+#: Relative filtration values (fractions of the diameter) at which :func:`summarize` reports
+#: Betti numbers, as columns ``betti_at_0.10``, ``betti_at_0.25``, ``betti_at_0.50``.
+BETTI_SCALES = (0.1, 0.25, 0.5)
 
 
 def persistent_entropy(lifetimes: np.ndarray) -> float:
@@ -47,7 +52,11 @@ def summarize(diagram: Diagram, *, long_bar: float = DEFAULT_LONG_BAR) -> list[d
         ``dim``; ``n_bars`` (finite), ``n_infinite``; ``n_long`` (finite bars whose relative
         lifetime exceeds ``long_bar``); ``max_persistence`` (absolute);
         ``max_rel_persistence``, ``second_rel_persistence``, ``total_rel_persistence``
-        (relative to the scale); ``entropy``; ``scale``; ``n_points``.
+        (relative to the scale); ``entropy``; ``scale``; ``n_points``; and
+        ``betti_at_<t>``, the Betti number at relative filtration value ``t``, for each ``t`` in
+        :data:`BETTI_SCALES`. When the diagram carries significance calls
+        (``meta["significance"]``, see :func:`tda_interp.homology.significance`), also
+        ``n_significant``.
 
     Examples
     --------
@@ -56,6 +65,7 @@ def summarize(diagram: Diagram, *, long_bar: float = DEFAULT_LONG_BAR) -> list[d
     1
     """
     rows = []
+    calls = diagram.meta.get("significance") or {}
     for k in range(diagram.maxdim + 1):
         life = diagram.lifetimes(k)
         rel = diagram.lifetimes(k, relative=True)
@@ -73,5 +83,12 @@ def summarize(diagram: Diagram, *, long_bar: float = DEFAULT_LONG_BAR) -> list[d
                 "scale": diagram.scale,
                 "n_points": diagram.n_points,
             }
+            | {
+                f"betti_at_{t:.2f}": int(b)
+                for t, b in zip(
+                    BETTI_SCALES, betti_curve(diagram, k, np.array(BETTI_SCALES)), strict=True
+                )
+            }
+            | ({"n_significant": int(calls["n_significant"][k])} if calls else {})
         )
     return rows

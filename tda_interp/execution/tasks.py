@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -18,8 +18,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tda_interp.diagrams.diagram import Diagram
+from tda_interp.exceptions import TdaInterpWarning
 from tda_interp.homology.backends import resolve_backend
-from tda_interp.homology.persistence import vietoris_rips
+from tda_interp.homology.persistence import check_cloud, uniform_subsample, vietoris_rips
+from tda_interp.homology.significance import significance
 from tda_interp.homology.views import View, ViewLike, parse_view
 
 __all__ = ["RipsTask", "TaskOutput", "run_task", "task_key"]
@@ -98,14 +100,53 @@ def task_key(task: RipsTask) -> str:
 
 
 def run_task(task: RipsTask) -> TaskOutput:
-    """Compute a task's diagram (top-level and pure, so that worker processes can run it)."""
+    """Compute a task's diagram (top-level and pure, so that worker processes can run it).
+
+    With ``options["n_null"] > 0`` each bar also gets a significance call against that many
+    matched-covariance Gaussian clouds (:func:`tda_interp.homology.significance`, level
+    ``options["alpha"]``), stored in ``diagram.meta["significance"]``.
+    """
+    options = dict(task.options)
+    n_null = int(options.pop("n_null", 0) or 0)
+    alpha = float(options.pop("alpha", 0.05))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         diagram = vietoris_rips(
-            task.points,
-            view=task.view,
-            site=task.site,
-            checkpoint=task.checkpoint,
-            **task.options,
+            task.points, view=task.view, site=task.site, checkpoint=task.checkpoint, **options
         )
+        if n_null > 0:
+            diagram = _with_significance(task, diagram, options, n_null, alpha)
     return TaskOutput(diagram=diagram, warnings=tuple(str(w.message) for w in caught))
+
+
+def _with_significance(
+    task: RipsTask, diagram: Diagram, options: dict[str, Any], n_null: int, alpha: float
+) -> Diagram:
+    if diagram.meta.get("n_landmarks"):
+        warnings.warn(
+            f"No significance calls for layer {task.site!r} at checkpoint {task.checkpoint!r}: "
+            "its diagram was computed on landmarks, and the null clouds would need the same "
+            "approximation; raise memory_budget or lower max_points.",
+            TdaInterpWarning,
+            stacklevel=3,
+        )
+        return diagram
+    pts = check_cloud(
+        task.points,
+        drop_nonfinite=bool(options.get("drop_nonfinite", False)),
+        site=task.site,
+        checkpoint=task.checkpoint,
+    )
+    pts = uniform_subsample(pts, options.get("max_points"), int(options.get("seed", 0)))
+    result = significance(
+        pts,
+        maxdim=diagram.maxdim,
+        view=task.view,
+        metric=diagram.meta.get("metric", "euclidean"),
+        n_null=n_null,
+        alpha=alpha,
+        seed=int(options.get("seed", 0)),
+        backend=str(diagram.meta.get("backend", "auto")),
+        diagram=diagram,
+    )
+    return replace(diagram, meta={**diagram.meta, "significance": result.to_meta()})

@@ -45,10 +45,29 @@ from tda_interp.homology.landmarks import (
 )
 from tda_interp.homology.views import ViewLike, apply_view, parse_view
 
-__all__ = ["DEFAULT_MEMORY_BUDGET", "LandmarkPolicy", "check_cloud", "vietoris_rips"]
+__all__ = [
+    "DEFAULT_MEMORY_BUDGET",
+    "LandmarkPolicy",
+    "check_cloud",
+    "uniform_subsample",
+    "vietoris_rips",
+]
 
 DEFAULT_MEMORY_BUDGET = "4GB"
 LandmarkPolicy = Literal["auto", "never", "always"]
+
+
+def uniform_subsample(
+    pts: NDArray[np.float64], max_points: int | None, seed: int
+) -> NDArray[np.float64]:
+    """The seeded uniform subsample ``vietoris_rips`` takes when ``max_points`` is exceeded.
+
+    Rows keep their order; the same ``(pts, max_points, seed)`` always gives the same rows.
+    """
+    if max_points is None or len(pts) <= max_points:
+        return pts
+    rng = np.random.default_rng(seed)
+    return pts[np.sort(rng.choice(len(pts), size=max_points, replace=False))]
 
 
 def _where(site: str | None, checkpoint: str | None) -> str:
@@ -266,9 +285,7 @@ def vietoris_rips(
     where = _where(site, checkpoint)
     pts = _check_cloud(X, drop_nonfinite, site, checkpoint, stacklevel=4)
     n_total = len(pts)
-    if max_points is not None and n_total > max_points:
-        rng = np.random.default_rng(seed)
-        pts = pts[np.sort(rng.choice(n_total, size=max_points, replace=False))]
+    pts = uniform_subsample(pts, max_points, seed)
     subsampled = len(pts) < n_total
     try:
         viewed = apply_view(pts, view)

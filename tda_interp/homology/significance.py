@@ -79,6 +79,7 @@ from tda_interp.diagrams.diagram import Diagram
 from tda_interp.exceptions import ActivationError, ConfigError, TdaInterpWarning
 from tda_interp.homology.distances import Metric
 from tda_interp.homology.persistence import check_cloud, vietoris_rips
+from tda_interp.homology.views import ViewLike, view_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -243,6 +244,21 @@ class SignificanceResult:
     null_statistics: tuple[FloatArray, ...]
     params: dict[str, Any] = field(default_factory=dict)
 
+    def to_meta(self) -> dict[str, Any]:
+        """A JSON-safe summary for ``Diagram.meta["significance"]``: method, alpha, number of
+        null clouds, per-dimension thresholds, counts and p-values (``None`` for the essential
+        bar), aligned with ``diagram.pairs``."""
+        return {
+            "method": self.method,
+            "alpha": self.alpha,
+            "n_null": int(self.params.get("n_null", 0)),
+            "thresholds": [float(t) for t in self.thresholds],
+            "n_significant": [int(n) for n in self.n_significant],
+            "p_values": [
+                [None if not np.isfinite(p) else float(p) for p in dim] for dim in self.p_values
+            ],
+        }
+
     @property
     def maxdim(self) -> int:
         """Highest homology dimension tested."""
@@ -345,7 +361,7 @@ def _check_params(
         )
 
 
-def _check_diagram(dgm: Diagram, maxdim: int, n_points: int, view: str, metric: str) -> None:
+def _check_diagram(dgm: Diagram, maxdim: int, n_points: int, view: ViewLike, metric: str) -> None:
     if dgm.maxdim != maxdim:
         raise ConfigError(
             f"The diagram passed holds H0..H{dgm.maxdim} but maxdim={maxdim} was asked; pass "
@@ -356,7 +372,7 @@ def _check_diagram(dgm: Diagram, maxdim: int, n_points: int, view: str, metric: 
             f"The diagram passed was computed from {dgm.n_points} points but X has {n_points}; "
             "pass the exact cloud the diagram came from (after any subsampling)."
         )
-    for key, want in (("view", view), ("metric", metric)):
+    for key, want in (("view", view_name(view)), ("metric", metric)):
         have = dgm.meta.get(key)
         if have is not None and have != want:
             raise ConfigError(
@@ -401,7 +417,7 @@ def significance(
     X: ArrayLike,
     *,
     maxdim: int = 1,
-    view: str = "raw",
+    view: ViewLike = "raw",
     metric: Metric = "euclidean",
     method: SignificanceMethod = "gaussian",
     n_null: int = 19,

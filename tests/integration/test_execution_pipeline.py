@@ -133,3 +133,54 @@ def test_projection_and_neuron_views_are_recorded(
     assert out.views == ("standardized", "first-three-units")
     stored = _diagrams(tmp_path / "run")
     assert stored["step_1", "1", "first-three-units"].meta["view"] == "first-three-units"  # type: ignore[attr-defined]
+
+
+def test_significance_calls_are_stored_with_each_result(tmp_path: Path) -> None:
+    """A circle of activations gives exactly one significant H1 bar; a blob gives none."""
+    from tda_interp.store import read_summaries
+
+    rng = np.random.default_rng(0)
+    t = rng.uniform(0, 2 * np.pi, 60)
+    circle = np.c_[np.cos(t), np.sin(t), 0.05 * rng.normal(size=(60, 6))]
+    blob = rng.normal(size=(60, 8))
+    inputs = torch.tensor(np.concatenate([circle, blob], axis=1), dtype=torch.float32)
+    model = torch.nn.ModuleDict()  # sites: two slices of the input
+    model.add_module("circle", _Slice(0, 8))
+    model.add_module("blob", _Slice(8, 16))
+    ckpt = tmp_path / "step_1.pt"
+    torch.save(_Both(model).state_dict(), ckpt)
+    run_pipeline(
+        _Both(model),
+        [ckpt],
+        inputs,
+        tmp_path / "run",
+        layers=["parts.circle", "parts.blob"],
+        backend="ripser",
+        n_null=19,
+        executor="serial",
+    )
+    rows = read_summaries(tmp_path / "run").set_index(["layer", "dim"])
+    assert rows.loc[("parts.circle", 1), "n_significant"] == 1
+    assert rows.loc[("parts.blob", 1), "n_significant"] == 0
+    stored = _diagrams(tmp_path / "run")["step_1", "parts.circle", "raw"]
+    calls = stored.meta["significance"]  # type: ignore[attr-defined]
+    assert calls["n_null"] == 19 and len(calls["p_values"][1]) == len(stored[1])  # type: ignore[index]
+
+
+class _Slice(torch.nn.Module):
+    def __init__(self, start: int, stop: int) -> None:
+        super().__init__()
+        self.start, self.stop = start, stop
+        self.register_buffer("gain", torch.ones(1))  # something for a checkpoint to hold
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, self.start : self.stop] * self.gain
+
+
+class _Both(torch.nn.Module):
+    def __init__(self, parts: torch.nn.ModuleDict) -> None:
+        super().__init__()
+        self.parts = parts
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.parts["circle"](x), self.parts["blob"](x)], dim=1)

@@ -54,6 +54,9 @@ SUMMARY_COLUMNS = [
     "entropy",
     "scale",
     "n_points",
+    "betti_at_0.10",
+    "betti_at_0.25",
+    "betti_at_0.50",
 ]
 
 

@@ -25,6 +25,9 @@ KEYS = {
     "entropy",
     "scale",
     "n_points",
+    "betti_at_0.10",
+    "betti_at_0.25",
+    "betti_at_0.50",
 }
 
 
@@ -60,6 +63,8 @@ def test_summary_rows_hand_computed() -> None:
     assert h1["n_long"] == 2  # 0.5 and 0.375
     assert h1["scale"] == 4.0
     assert h1["n_points"] == 3
+    assert h0["betti_at_0.10"] == 3  # the infinite bar and both finite ones (relative 0.25, 0.5)
+    assert h0["betti_at_0.50"] == 1
 
 
 def test_empty_dimension_summary() -> None:
@@ -117,3 +122,12 @@ def test_entropy_bounds_and_scale_invariance(life: list[float], c: float) -> Non
     h = persistent_entropy(arr)
     assert -1e-12 <= h <= math.log(len(arr)) + 1e-9
     assert persistent_entropy(c * arr) == pytest.approx(h, rel=1e-9, abs=1e-12)
+
+
+def test_betti_numbers_at_relative_scales() -> None:
+    # H1 bar alive on [0.5, 2.0) of scale 4 -> relative [0.125, 0.5): alive at 0.25 only
+    d = Diagram(pairs=[[[0.0, np.inf], [0.0, 1.0]], [[0.5, 2.0]]], scale=4.0, n_points=2)
+    h0, h1 = summarize(d)
+    assert (h1["betti_at_0.10"], h1["betti_at_0.25"], h1["betti_at_0.50"]) == (0, 1, 0)
+    # H0: the infinite bar everywhere, the finite one (relative [0, 0.25)) only at 0.10
+    assert (h0["betti_at_0.10"], h0["betti_at_0.25"], h0["betti_at_0.50"]) == (2, 1, 1)
