@@ -36,7 +36,7 @@ from tda_interp.execution import (
 from tda_interp.homology.views import View, ViewLike, parse_view, resolve_views
 from tda_interp.hooks import (
     capture_activations,
-    checkpoint_label,
+    checkpoint_labels,
     find_checkpoints,
     load_checkpoint,
     resolve_sites,
@@ -379,13 +379,7 @@ def run_pipeline(
     if not checkpoints:
         raise CheckpointError("No checkpoints given; expected at least one checkpoint file.")
     paths = [Path(c) for c in checkpoints]
-    labels = [checkpoint_label(p) for p in paths]
-    dupes = sorted({lab for lab in labels if labels.count(lab) > 1})
-    if dupes:
-        raise CheckpointError(
-            f"Several checkpoint files share the label(s) {dupes} (the file name without its "
-            "suffix); keep one file per checkpoint."
-        )
+    labels = checkpoint_labels(paths)
     sites = resolve_sites(model, layers if isinstance(layers, str) else list(layers))
     view_objs = {v.name: v for v in resolve_views(list(views))}
     view_names = list(view_objs)

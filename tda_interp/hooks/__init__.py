@@ -20,6 +20,7 @@ from tda_interp.hooks.capture import (
 )
 from tda_interp.hooks.checkpoints import (
     checkpoint_label,
+    checkpoint_labels,
     find_checkpoints,
     is_hf_model_dir,
     iter_checkpoints,
@@ -42,6 +43,7 @@ __all__ = [
     "capture",
     "capture_activations",
     "checkpoint_label",
+    "checkpoint_labels",
     "describe_sites",
     "find_checkpoints",
     "is_hf_model_dir",

@@ -536,6 +536,21 @@ def checkpoint_label(path: str | os.PathLike[str]) -> str:
     return path.stem
 
 
+def checkpoint_labels(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """Labels of checkpoints (:func:`checkpoint_label`), refusing two with the same label.
+
+    Results are stored per label, so two files with one label would overwrite each other.
+    """
+    labels = [checkpoint_label(path) for path in paths]
+    dupes = sorted({label for label in labels if labels.count(label) > 1})
+    if dupes:
+        raise CheckpointError(
+            f"Several checkpoints share the label(s) {dupes} (the file stem or folder name); "
+            "keep one checkpoint per label, e.g. with a narrower glob."
+        )
+    return labels
+
+
 def iter_checkpoints(
     model: nn.Module,
     pattern: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
@@ -588,13 +603,7 @@ def iter_checkpoints(
         paths = [Path(item) for item in pattern]
         if not paths:
             raise CheckpointError("No checkpoints given; expected at least one checkpoint.")
-    labels = [checkpoint_label(path) for path in paths]
-    dupes = sorted({label for label in labels if labels.count(label) > 1})
-    if dupes:
-        raise CheckpointError(
-            f"Several checkpoints share the label(s) {dupes} (the file stem or folder name); "
-            "keep one checkpoint per label, e.g. with a narrower glob."
-        )
+    labels = checkpoint_labels(paths)
     for index, (path, label) in enumerate(zip(paths, labels, strict=True)):
         load_checkpoint(model, path, strict=strict, loader=loader)
         yield label, step_from_label(label, default=index), path
