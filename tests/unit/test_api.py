@@ -22,8 +22,8 @@ def test_version_matches_installed_metadata() -> None:
 def test_subpackage_all_lists_are_sorted() -> None:
     import tda_interp.diagrams
     import tda_interp.exceptions
-    import tda_interp.homology
     import tda_interp.execution
+    import tda_interp.homology
     import tda_interp.hooks
     import tda_interp.monitor
     import tda_interp.store
