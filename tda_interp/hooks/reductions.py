@@ -195,8 +195,8 @@ def _sequence(
         points = tensor.reshape(batch * seq_len, features)
         rows = _arange(batch, tensor).repeat_interleave(seq_len)
         cols = _arange(seq_len, tensor).repeat(batch)
-        if mask is None:
-            return ReducedBatch(points, rows, cols)
+        if mask is None or bool(mask.all()):
+            return ReducedBatch(points, rows, cols)  # no padding: no gather, no extra copy
         keep = mask.reshape(-1)
         return ReducedBatch(points[keep], rows[keep], cols[keep])
     if reduction == "mean":
