@@ -105,12 +105,24 @@ def inputs_fingerprint(inputs: Inputs) -> dict[str, Any]:
     return {"sha256": digest.hexdigest(), "tensors": shapes}
 
 
+#: Files of a model folder that define its weights (optimizer and scheduler states do not).
+_FOLDER_FILES = ("config.json", "model*.safetensors", "pytorch_model*.bin", "*.index.json")
+
+
 def _file_digest(path: Path) -> str | None:
-    """SHA-256 of a checkpoint file (None for folders), to detect a changed checkpoint."""
-    if not path.is_file():
+    """SHA-256 of a checkpoint file, or of a model folder's weight files, to detect a change."""
+    if path.is_file():
+        files = [path]
+    elif path.is_dir():
+        files = sorted({f for pattern in _FOLDER_FILES for f in path.glob(pattern) if f.is_file()})
+    else:
         return None
-    with path.open("rb") as fh:
-        return "sha256:" + hashlib.file_digest(fh, "sha256").hexdigest()
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.name.encode() + b"\0")
+        with file.open("rb") as fh:
+            digest.update(hashlib.file_digest(fh, "sha256").digest())
+    return "sha256:" + digest.hexdigest()
 
 
 def _clouds(activations: Mapping[str, np.ndarray], site: str) -> list[str]:

@@ -129,6 +129,20 @@ def test_changed_checkpoint_is_refused(checkpoints: list[Path], tmp_path: Path) 
         _run([ckpt], tmp_path / "run")
 
 
+def test_changed_model_folder_is_refused(checkpoints: list[Path], tmp_path: Path) -> None:
+    """A Hugging Face-style folder is fingerprinted by its weight files, not skipped."""
+    folder = tmp_path / "checkpoint-100"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(checkpoints[0].read_bytes())
+    _run([folder], tmp_path / "run")
+    (folder / "optimizer.pt").write_bytes(b"optimizer state is not the model")
+    assert _run([folder], tmp_path / "run").computed == 0  # unrelated file: still resumes
+    (folder / "model.safetensors").write_bytes(checkpoints[-1].read_bytes())
+    with pytest.raises(RunDirError, match="changed"):
+        _run([folder], tmp_path / "run")
+
+
 def test_misspelled_layer_lists_close_names(checkpoints: list[Path], tmp_path: Path) -> None:
     with pytest.raises(SiteNotFoundError, match="unembed"):
         _run(checkpoints, tmp_path / "run", layers=["unembd"])
