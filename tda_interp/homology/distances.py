@@ -55,7 +55,7 @@ def distance_matrix(X: ArrayLike, metric: Metric = "euclidean") -> NDArray[np.fl
     >>> distance_matrix([[0.0, 0.0], [3.0, 4.0]])
     array([[0., 5.],
            [5., 0.]])
-    >>> distance_matrix([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]], "abs_correlation")
+    >>> distance_matrix([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]], "abs_correlation").round(12)
     array([[0., 0.],
            [0., 0.]])
     """

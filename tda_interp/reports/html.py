@@ -254,7 +254,8 @@ def render_html(report: ReportData) -> str:
 
     Examples
     --------
-    >>>     >>> from tda_interp.store import RunWriter
+    >>> import json, tempfile
+    >>> from tda_interp.store import RunWriter
     >>> d = tempfile.mkdtemp()
     >>> w = RunWriter(d, params={"layers": ["fc"], "views": ["raw"], "maxdim": 1})
     >>> w.add_checkpoint("step_0", 0)
@@ -281,7 +282,8 @@ def render_json(report: ReportData, *, indent: int | None = None) -> str:
 
     Examples
     --------
-    >>>     >>> from tda_interp.store import RunWriter
+    >>> import json, tempfile
+    >>> from tda_interp.store import RunWriter
     >>> d = tempfile.mkdtemp()
     >>> w = RunWriter(d, params={"layers": ["fc"], "views": ["raw"], "maxdim": 1})
     >>> w.add_checkpoint("step_0", 0)
