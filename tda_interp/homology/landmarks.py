@@ -9,12 +9,33 @@ distances between diagrams in that convention, in the units of the metric.
 Landmarks
 ---------
 :func:`maxmin_landmarks` picks landmarks by greedy farthest-point ("max-min") sampling and
-certifies the result: with ``eps`` the covering radius (the largest distance from any point to
-its nearest landmark, i.e. the Hausdorff distance between the cloud and the landmarks), the
-landmark correspondence has distortion at most ``2 eps``, so (Chazal, de Silva & Oudot 2014,
-"Persistence stability for geometric complexes", d_B <= 2 d_GH <= 2 d_H)::
+certifies the result twice, and keeps the smaller of the two bounds.
+
+*A priori* (any cloud size): with ``eps`` the covering radius (the largest distance from any
+point to its nearest landmark, i.e. the Hausdorff distance between the cloud and the
+landmarks), the landmark correspondence has distortion at most ``2 eps``, so (Chazal, de Silva &
+Oudot 2014, "Persistence stability for geometric complexes", d_B <= 2 d_GH <= 2 d_H)::
 
     d_B(Rips(landmarks), Rips(cloud)) <= 2 * eps          (euclidean metric)
+
+*A posteriori* (:func:`interleaving_bound`, for clouds up to ``refine_max_points``): let
+``pi`` send each point to its landmark (landmarks to themselves) and ``D`` be the dissimilarity.
+With::
+
+    delta_map = max_{p, q} D(pi p, pi q) - D(p, q)
+    delta_cov = max_{p, q} D(p, pi q) - D(p, q)          (= eps for a metric)
+    delta     = max(delta_map, delta_cov / 2)
+
+``pi`` is a simplicial map ``Rips_r(cloud) -> Rips_{r + delta}(landmarks)``, the inclusion goes
+back, ``pi`` after the inclusion is the identity and the inclusion after ``pi`` is contiguous to
+the inclusion ``Rips_r -> Rips_{r + 2 delta}`` (every ``sigma`` union ``pi(sigma)`` is a simplex
+there). The two filtrations are therefore ``delta``-interleaved and, by the algebraic stability
+theorem (Chazal et al. 2009), ``d_B <= delta``. Always ``eps / 2 <= delta <= 2 eps``; in high
+dimensions, where the displacements ``p - pi(p)`` are nearly orthogonal to each other and to
+``p - q``, ``delta`` is often far below ``2 eps`` (measured on noisy circles in 384 dimensions:
+0.031 instead of 0.076 of the diameter; on Gaussian noise 0.42 instead of 1.7). It costs every
+pairwise distance once, ``O(n^2 d)`` in blocks, with a rounding margin added (Gram identity
+in float64, worst-case error bound).
 
 For ``metric="cosine"`` and ``"correlation"`` (dissimilarities without a triangle inequality)
 landmarks are chosen in the chord metric ``c`` of the unit-normalised (for correlation: centred,
@@ -47,17 +68,21 @@ __all__ = [
     "BOUND_CONVENTION",
     "Landmarks",
     "diameter_bounds",
+    "interleaving_bound",
     "maxmin_landmarks",
     "pca_residual_bound",
 ]
 
 BOUND_CONVENTION = (
     "Vietoris-Rips with edge (i, j) entering at d(i, j); bottleneck distance to the diagram of "
-    "the full cloud (d_B <= 2 d_GH <= 2 d_H, Chazal-de Silva-Oudot 2014)"
+    "the full cloud: the smaller of 2 x covering radius (d_B <= 2 d_GH <= 2 d_H, Chazal-de "
+    "Silva-Oudot 2014) and the interleaving bound of the nearest-landmark map"
 )
 
 _CHUNK = 8192  # rows per chunk: 8192 x 384 float64 = 25 MB
 _EXACT_DIAMETER_MAX = 2000  # clouds up to this size get an exact diameter
+#: clouds up to this size get the a-posteriori interleaving bound (O(n^2 d): ~1 s at 10,000 x 384)
+REFINE_MAX_POINTS = 10_000
 
 
 @dataclass(frozen=True)
@@ -75,12 +100,21 @@ class Landmarks:
         (not through the Gram identity) to a landmark.
     bottleneck_bound : float
         Upper bound on the bottleneck distance between the Rips diagrams of the landmarks and of
-        the whole cloud (``2 * eps`` for euclidean; see the module docstring).
+        the whole cloud: the smaller of :attr:`covering_bound` and :attr:`interleaving_bound`
+        (see the module docstring).
     diameter_lower, diameter_upper : float
         Certified bracket of the cloud's diameter (equal when computed exactly).
     n_points : int
         Size of the cloud.
     metric : str
+    assignment : ndarray of shape (n_points,)
+        Position in :attr:`indices` of the landmark each point is mapped to (its nearest, up to
+        rounding); ``covering_radius`` is measured to it.
+    covering_bound : float
+        The a-priori bound from the covering radius (``2 * eps`` for euclidean).
+    interleaving_bound : float or None
+        The a-posteriori bound of :func:`interleaving_bound`; None when the cloud had more than
+        ``refine_max_points`` points.
     """
 
     indices: NDArray[np.intp]
@@ -90,6 +124,9 @@ class Landmarks:
     diameter_upper: float
     n_points: int
     metric: str = "euclidean"
+    assignment: NDArray[np.intp] | None = None
+    covering_bound: float = float("nan")
+    interleaving_bound: float | None = None
 
     @property
     def n_landmarks(self) -> int:
@@ -192,6 +229,7 @@ def maxmin_landmarks(
     covering_radius: float | None = None,
     seed: int = 0,
     metric: Metric = "euclidean",
+    refine_max_points: int = REFINE_MAX_POINTS,
 ) -> Landmarks:
     """Greedy max-min (farthest-point) landmarks with a certified bottleneck bound.
 
@@ -214,6 +252,10 @@ def maxmin_landmarks(
     seed : int, default 0
         Chooses the first landmark.
     metric : {"euclidean", "cosine", "correlation"}, default "euclidean"
+    refine_max_points : int, default 10,000
+        Clouds of at most this many points also get the a-posteriori
+        :func:`interleaving_bound` (one pass over all pairwise distances, ``O(n^2 d)``);
+        the certified bound is then the smaller of the two. 0 turns it off.
 
     Returns
     -------
@@ -225,7 +267,9 @@ def maxmin_landmarks(
     >>> lm = maxmin_landmarks(np.c_[np.cos(t), np.sin(t)], 40)
     >>> lm.n_landmarks, bool(lm.covering_radius < 0.1)
     (40, True)
-    >>> lm.bottleneck_bound == 2 * lm.covering_radius
+    >>> lm.covering_bound == 2 * lm.covering_radius
+    True
+    >>> bool(lm.bottleneck_bound <= lm.covering_bound)
     True
     """
     pts = np.asarray(X, dtype=np.float64)
@@ -304,15 +348,132 @@ def maxmin_landmarks(
         bound = 2.0 * eps * min(2.0, hi)
         eps_metric = _to_metric(eps, metric)
         lo_m, hi_m = _to_metric(lo, metric), _to_metric(min(hi, 2.0), metric)
+    refined = None
+    if 0.0 < bound and n <= refine_max_points:
+        refined = _interleaving(Y, idx, owner, metric)
     return Landmarks(
         indices=idx,
         covering_radius=eps_metric,
-        bottleneck_bound=bound,
+        bottleneck_bound=bound if refined is None else min(bound, refined),
         diameter_lower=lo_m,
         diameter_upper=hi_m,
         n_points=n,
         metric=metric,
+        assignment=owner,
+        covering_bound=bound,
+        interleaving_bound=refined,
     )
+
+
+def interleaving_bound(
+    X: ArrayLike,
+    indices: ArrayLike,
+    assignment: ArrayLike | None = None,
+    *,
+    metric: Metric = "euclidean",
+) -> float:
+    """A-posteriori bottleneck bound between the Rips diagrams of a cloud and of a subset.
+
+    ``max(delta_map, delta_cov / 2)`` for the map ``pi`` that sends each point to its landmark
+    (see the module docstring for the proof), plus a margin that covers the float64 rounding
+    of the Gram identity. Valid for any subset, not only max-min landmarks; always at most
+    about twice the covering radius, often much less in high dimensions.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_points, n_features)
+    indices : array-like of int, shape (n_landmarks,)
+        Distinct rows of ``X`` that form the subset.
+    assignment : array-like of int, shape (n_points,), optional
+        Position in ``indices`` of the landmark each point maps to; default its nearest one.
+        Landmarks always map to themselves.
+    metric : {"euclidean", "cosine", "correlation"}, default "euclidean"
+
+    Returns
+    -------
+    float
+        In the units of ``metric``; ``O(n^2 d)`` time in blocks, ``O(n)`` extra memory per row.
+
+    Examples
+    --------
+    >>> X = np.array([[0.0], [1.0], [10.0], [11.0]])
+    >>> round(interleaving_bound(X, [0, 2]), 4)  # 2 x covering radius would give 2
+    1.0
+    """
+    pts = np.asarray(X, dtype=np.float64)
+    if pts.ndim != 2 or len(pts) == 0:
+        raise ActivationError(
+            f"Expected a non-empty point cloud of shape (n_points, n_features), got shape "
+            f"{pts.shape}."
+        )
+    idx = np.asarray(indices, dtype=np.intp).ravel()
+    n = len(pts)
+    if len(idx) == 0 or idx.min() < 0 or idx.max() >= n or len(np.unique(idx)) != len(idx):
+        raise ConfigError(
+            f"Expected distinct landmark indices in [0, {n}), got {len(idx)} indices "
+            f"(range {idx.min() if len(idx) else None}..{idx.max() if len(idx) else None})."
+        )
+    Y = _prepare(pts, metric)
+    if assignment is None:
+        own = np.empty(n, dtype=np.intp)
+        sq, sq_l = _sq_norms(Y), _sq_norms(Y[idx])
+        step = max(1, _BLOCK_ENTRIES // len(idx))
+        for s in range(0, n, step):
+            block = _gram_sq(Y[s : s + step], Y[idx], sq[s : s + step], sq_l)
+            own[s : s + step] = np.argmin(block, axis=1)
+    else:
+        own = np.asarray(assignment, dtype=np.intp).ravel()
+        if own.shape != (n,) or own.min() < 0 or own.max() >= len(idx):
+            raise ConfigError(
+                f"Expected an assignment of shape ({n},) with values in [0, {len(idx)}), got "
+                f"shape {own.shape}."
+            )
+    return _interleaving(Y, idx, own, metric)
+
+
+_BLOCK_ENTRIES = 2_000_000  # entries of one block of pairwise distances (16 MB of float64)
+_U = 2.0**-53  # unit roundoff of float64
+
+
+def _gram_sq(
+    A: NDArray[np.float64],
+    B: NDArray[np.float64],
+    sq_a: NDArray[np.float64],
+    sq_b: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    return np.maximum(sq_a[:, None] + sq_b[None, :] - 2.0 * (A @ B.T), 0.0)
+
+
+def _interleaving(
+    Y: NDArray[np.float64], idx: NDArray[np.intp], owner: NDArray[np.intp], metric: str
+) -> float:
+    """The bound of :func:`interleaving_bound` on prepared points (chord space for cosine)."""
+    n, k = Y.shape
+    own = owner.copy()
+    own[idx] = np.arange(len(idx))  # pi is the identity on the landmarks
+    sq = _sq_norms(Y)
+    L, sq_l = Y[idx], sq[idx]
+
+    def dissim(sqd: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.sqrt(sqd) if metric == "euclidean" else sqd / 2.0  # cosine = chord^2 / 2
+
+    # worst-case rounding of |a|^2 + |b|^2 - 2 a.b in float64 (any summation order), and the
+    # resulting error on each dissimilarity (|sqrt(x) - sqrt(y)| <= sqrt(|x - y|))
+    gamma = k * _U / (1.0 - k * _U)
+    err_sq = (gamma + 4.0 * _U) * 4.0 * float(sq.max())
+    err = float(np.sqrt(err_sq)) if metric == "euclidean" else err_sq / 2.0
+
+    d_ll = dissim(_gram_sq(L, L, sq_l, sq_l))
+    d_map = d_cov = 0.0
+    step = max(1, _BLOCK_ENTRIES // n)
+    for s in range(0, n, step):
+        P, sq_p, own_p = Y[s : s + step], sq[s : s + step], own[s : s + step]
+        d_pq = dissim(_gram_sq(P, Y, sq_p, sq))
+        d_map = max(d_map, float((d_ll[own_p][:, own] - d_pq).max()))
+        d_pl = dissim(_gram_sq(P, L, sq_p, sq_l))
+        d_cov = max(d_cov, float((d_pl[:, own] - d_pq).max()))
+    # each difference of two computed dissimilarities is off by at most 2 err
+    return max(d_map, d_cov / 2.0) + 2.0 * err
 
 
 def pca_residual_bound(X: ArrayLike, components: str | View | Sequence[int]) -> float:

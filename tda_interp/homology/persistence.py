@@ -245,10 +245,12 @@ def vietoris_rips(
         ``approximate`` (bool), ``n_landmarks`` (int or None), ``covering_radius``,
         ``bottleneck_bound`` (absolute; 0 when exact, None after a uniform ``max_points``
         subsample), ``bottleneck_bound_rel`` (over a certified lower bound of the viewed
-        cloud's diameter), ``bound_convention``, ``pca_residual_bound`` and
-        ``pca_residual_bound_rel`` (PCA views with the euclidean metric: bottleneck bound
-        between the view's diagram and the raw cloud's; otherwise None), ``cost_estimate``
-        (of the computation that ran).
+        cloud's diameter), ``bound_convention``; with landmarks also the two bounds it is the
+        smaller of, ``covering_bound`` (2 x covering radius) and ``interleaving_bound``
+        (None above :data:`~tda_interp.homology.landmarks.REFINE_MAX_POINTS` points),
+        ``pca_residual_bound`` and ``pca_residual_bound_rel`` (PCA views with the euclidean
+        metric: bottleneck bound between the view's diagram and the raw cloud's; otherwise
+        None), ``cost_estimate`` (of the computation that ran).
 
     Raises
     ------
@@ -346,6 +348,8 @@ def vietoris_rips(
             bottleneck_bound_rel=None if subsampled else rel,
             landmark_bound=bound,
             landmark_bound_rel=rel,
+            covering_bound=lm.covering_bound,
+            interleaving_bound=lm.interleaving_bound,
             cost_estimate_exact=exact_cost.to_dict(),
         )
         if n_landmarks is None and landmarks == "auto":

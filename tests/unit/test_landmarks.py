@@ -16,6 +16,7 @@ from tda_interp.exceptions import ActivationError, ConfigError
 from tda_interp.homology import apply_view, distance_matrix, rips_from_distances
 from tda_interp.homology.landmarks import (
     diameter_bounds,
+    interleaving_bound,
     maxmin_landmarks,
     pca_residual_bound,
 )
@@ -155,6 +156,112 @@ def test_100k_by_384_runs_and_covering_radius_is_right() -> None:
     # eps is attained (up to rounding) by some point, computed exactly in chunks
     near = np.concatenate([cdist(X[s : s + 10000], L).min(axis=1) for s in range(0, len(X), 10000)])
     assert near.max() == pytest.approx(lm.covering_radius, rel=1e-9)
+
+
+# ---------------------------------------------------------------- a-posteriori (interleaving)
+def _dgms_metric(X: Cloud, metric: str, maxdim: int = 1) -> list[Cloud]:
+    return rips_from_distances(distance_matrix(X, metric=metric), maxdim=maxdim, backend="ripser")
+
+
+def test_interleaving_bound_hand_computed_and_tight() -> None:
+    # 0, 1, 10, 11 with landmarks 0 and 10: pi(1) = 0, pi(11) = 10. The pair (1, 10) moves to
+    # (0, 10): 9 -> 10, so delta_map = 1; eps = 1, so the bound is max(1, 1 / 2) = 1, where
+    # 2 eps gives 2. H0 shows it is tight: the bar (0, 9) becomes (0, 10).
+    X = np.array([[0.0], [1.0], [10.0], [11.0]])
+    assert interleaving_bound(X, [0, 2]) == pytest.approx(1.0, abs=1e-6)
+    assert interleaving_bound(X, [0, 2]) >= 1.0
+    assert _bottleneck(_dgms(X), _dgms(X[[0, 2]]), 0) == pytest.approx(1.0)
+    # landmarks 0 and 11 stretch (1, 10) from 9 to 11: delta_map = 2 = 2 eps, also tight
+    assert interleaving_bound(X, [0, 3]) == pytest.approx(2.0, abs=1e-6)
+    assert _bottleneck(_dgms(X), _dgms(X[[0, 3]]), 0) == pytest.approx(2.0)
+
+
+def test_interleaving_bound_matches_brute_force() -> None:
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(150, 8)) * 3.0 + 7.0  # off-centre: the rounding margin must cope
+    idx = np.sort(rng.choice(150, size=30, replace=False))
+    D = cdist(X, X)
+    own = np.argmin(D[:, idx], axis=1)
+    own[idx] = np.arange(30)
+    pi = idx[own]
+    brute = max((D[np.ix_(pi, pi)] - D).max(), (D[:, pi] - D).max() / 2)
+    got = interleaving_bound(X, idx)
+    assert brute <= got <= brute * (1 + 1e-6)  # the margin covers float64 rounding only
+    assert interleaving_bound(X, idx, own) == got
+    eps = float(D[np.arange(150), pi].max())
+    assert eps / 2 <= got <= 2 * eps + 1e-6
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    m=st.integers(2, 25),
+    dim=st.sampled_from([1, 2, 3, 8, 64]),
+    metric=st.sampled_from(["euclidean", "cosine"]),
+    maxmin=st.booleans(),
+)
+def test_interleaving_bound_dominates_the_true_bottleneck(
+    seed: int, m: int, dim: int, metric: str, maxmin: bool
+) -> None:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(45, dim)) * rng.uniform(0.1, 10) + rng.normal(size=dim)
+    if maxmin:
+        idx = maxmin_landmarks(X, m, seed=seed, metric=metric).indices  # type: ignore[arg-type]
+    else:  # any subset is covered by the theorem, not only max-min landmarks
+        idx = rng.choice(len(X), size=m, replace=False)
+    bound = interleaving_bound(X, idx, metric=metric)  # type: ignore[arg-type]
+    full, sub = _dgms_metric(X, metric), _dgms_metric(X[idx], metric)
+    tol = F32 * float(distance_matrix(X, metric=metric).max())
+    for k in (0, 1):
+        assert _bottleneck(full, sub, k) <= bound + tol
+
+
+def test_interleaving_bound_beats_covering_in_high_dimensions(
+    make_circle: Callable[..., Cloud], random_orthogonal: Callable[[int, int], Cloud]
+) -> None:
+    # a circle with noise in 64 dimensions: displacements to the landmarks are nearly
+    # orthogonal, so the map to the landmarks barely stretches any pair
+    rng = np.random.default_rng(0)
+    X = make_circle(300) @ random_orthogonal(64, 2)[:2]
+    X += 0.15 * rng.normal(size=X.shape) / np.sqrt(64)
+    lm = maxmin_landmarks(X, 80, seed=0)
+    assert lm.interleaving_bound is not None
+    assert lm.bottleneck_bound == lm.interleaving_bound < 0.6 * lm.covering_bound
+    full, sub = _dgms(X), _dgms(X[lm.indices])
+    for k in (0, 1):
+        assert _bottleneck(full, sub, k) <= lm.bottleneck_bound + F32 * 3
+    # and the bound still leaves the circle's bar clearly above it
+    assert np.sort(sub[1][:, 1] - sub[1][:, 0])[-1] > 4 * lm.bottleneck_bound
+
+
+def test_refinement_can_be_turned_off_and_is_skipped_for_big_clouds() -> None:
+    X = np.random.default_rng(2).normal(size=(400, 30))
+    off = maxmin_landmarks(X, 40, refine_max_points=0)
+    assert off.interleaving_bound is None
+    assert off.bottleneck_bound == off.covering_bound == pytest.approx(2 * off.covering_radius)
+    small_cap = maxmin_landmarks(X, 40, refine_max_points=399)
+    assert small_cap.interleaving_bound is None
+    on = maxmin_landmarks(X, 40)
+    assert on.interleaving_bound is not None
+    assert on.bottleneck_bound == min(on.covering_bound, on.interleaving_bound)
+    np.testing.assert_array_equal(on.indices, off.indices)
+    assert on.assignment is not None and on.assignment.shape == (400,)
+
+
+def test_interleaving_bound_bad_arguments() -> None:
+    X = np.random.default_rng(0).normal(size=(10, 2))
+    with pytest.raises(ConfigError, match="distinct landmark indices"):
+        interleaving_bound(X, [0, 0, 3])
+    with pytest.raises(ConfigError, match="distinct landmark indices"):
+        interleaving_bound(X, [0, 10])
+    with pytest.raises(ConfigError, match="distinct landmark indices"):
+        interleaving_bound(X, [])
+    with pytest.raises(ConfigError, match="assignment of shape"):
+        interleaving_bound(X, [0, 3], np.zeros(9, dtype=int))
+    with pytest.raises(ConfigError, match="assignment of shape"):
+        interleaving_bound(X, [0, 3], np.full(10, 2))
+    with pytest.raises(ActivationError, match="shape"):
+        interleaving_bound(np.zeros(5), [0])
 
 
 # ---------------------------------------------------------------------- PCA residual bound

@@ -103,7 +103,9 @@ def test_auto_landmarks_above_a_tiny_budget(make_circle: Callable[..., Cloud]) -
     assert m["approximate"] is True
     assert 2 <= m["n_landmarks"] <= 80
     assert d.n_points == m["n_landmarks"]
-    assert m["bottleneck_bound"] == pytest.approx(2 * m["covering_radius"])
+    assert m["covering_bound"] == pytest.approx(2 * m["covering_radius"])
+    assert m["interleaving_bound"] is not None
+    assert m["bottleneck_bound"] == min(m["covering_bound"], m["interleaving_bound"])
     assert m["bottleneck_bound_rel"] == pytest.approx(m["bottleneck_bound"] / 2.0, rel=0.05)
     assert m["cost_estimate"]["memory_bytes"] <= budget < m["cost_estimate_exact"]["memory_bytes"]
     json.dumps(m)
