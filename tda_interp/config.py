@@ -30,6 +30,10 @@ Example (every key but ``model.factory``, ``model.checkpoints``, ``inputs.factor
     drop_nonfinite = false
     n_null = 0                               # > 0: significance calls against n_null
     alpha = 0.05                             #      matched Gaussian clouds, at level alpha
+    # certified approximation (optional; set max_points = 0 with it, a subsample has no bound):
+    # max_bound_rel = 0.05                   # fewest landmarks within 5% of the diameter
+    # n_landmarks = 500                      # or a fixed number of max-min landmarks
+    # memory_budget = "4GB"                  # above it, landmarks (with a warning)
 
     [execution]                              # how, not what: never part of a run's parameters
     executor = "auto"                        # auto | serial | processes[:N] | dask:ADDRESS
@@ -62,7 +66,7 @@ _SECTIONS = {
     "capture": {"layers", "reduction", "output_index"},
     "homology": {
         "maxdim", "views", "metric", "backend", "max_points", "seed", "long_bar",
-        "drop_nonfinite", "n_null", "alpha",
+        "drop_nonfinite", "n_null", "alpha", "max_bound_rel", "n_landmarks", "memory_budget",
     },
     "execution": {"executor", "cache"},
 }  # fmt: skip
@@ -94,6 +98,9 @@ class RunConfig:
     drop_nonfinite: bool = False
     n_null: int = 0
     alpha: float = 0.05
+    max_bound_rel: float | None = None
+    n_landmarks: int | None = None
+    memory_budget: str | int | None = None
     executor: str = "auto"
     cache: bool | Path = True
 
@@ -190,6 +197,16 @@ def load_config(path: str | Path) -> RunConfig:
     drop = _get(hom, "drop_nonfinite", bool, w) if "drop_nonfinite" in hom else False
     n_null = _get(hom, "n_null", int, w) if "n_null" in hom else 0
     alpha = float(_get(hom, "alpha", (int, float), w)) if "alpha" in hom else 0.05
+    bound = float(_get(hom, "max_bound_rel", (int, float), w)) if "max_bound_rel" in hom else None
+    n_landmarks = _get(hom, "n_landmarks", int, w) if "n_landmarks" in hom else None
+    budget = _get(hom, "memory_budget", (str, int), w) if "memory_budget" in hom else None
+    if budget is not None:
+        from tda_interp.homology.estimate import parse_memory
+
+        try:
+            parse_memory(budget)
+        except ConfigError as err:
+            raise ConfigError(f"{w}: homology.memory_budget: {err}") from err
     checks = (
         (metric in _METRICS, f"homology.metric must be one of {_METRICS}, got {metric!r}"),
         (backend in _BACKENDS, f"homology.backend must be one of {_BACKENDS}, got {backend!r}"),
@@ -199,6 +216,15 @@ def load_config(path: str | Path) -> RunConfig:
         (batch_size >= 0, f"inputs.batch_size must be >= 0 (0: one pass), got {batch_size}"),
         (n_null >= 0, f"homology.n_null must be >= 0 (0: no significance test), got {n_null}"),
         (0 < alpha < 1, f"homology.alpha must be between 0 and 1, got {alpha}"),
+        (bound is None or bound > 0, f"homology.max_bound_rel must be > 0, got {bound}"),
+        (
+            n_landmarks is None or n_landmarks >= 2,
+            f"homology.n_landmarks must be >= 2, got {n_landmarks}",
+        ),
+        (
+            bound is None or n_landmarks is None,
+            "homology: give max_bound_rel or n_landmarks, not both",
+        ),
     )
     for ok, message in checks:
         if not ok:
@@ -243,6 +269,9 @@ def load_config(path: str | Path) -> RunConfig:
         drop_nonfinite=drop,
         n_null=n_null,
         alpha=alpha,
+        max_bound_rel=bound,
+        n_landmarks=n_landmarks,
+        memory_budget=budget,
         executor=executor,
         cache=cache,
     )

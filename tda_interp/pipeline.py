@@ -162,6 +162,21 @@ class HomologyParams:
     drop_nonfinite: bool = False
     n_null: int = 0
     alpha: float = 0.05
+    n_landmarks: int | None = None
+    max_bound_rel: float | None = None
+    memory_budget: int | str | None = None
+
+    def approximation(self) -> dict[str, Any]:
+        """The landmark options that are set (unset ones stay out of keys and params)."""
+        return {
+            k: v
+            for k, v in (
+                ("n_landmarks", self.n_landmarks),
+                ("max_bound_rel", self.max_bound_rel),
+                ("memory_budget", self.memory_budget),
+            )
+            if v is not None
+        }
 
     def task_options(self, view: View) -> dict[str, Any]:
         """Options of a :class:`~tda_interp.execution.RipsTask` for one view."""
@@ -175,7 +190,7 @@ class HomologyParams:
         }
         if self.n_null > 0:
             options |= {"n_null": self.n_null, "alpha": self.alpha}
-        return options
+        return options | self.approximation()
 
 
 def _open_cache(cache: bool | str | os.PathLike[str] | DiagramCache | None) -> DiagramCache | None:
@@ -214,6 +229,7 @@ def run_params(
         "drop_nonfinite": homology.drop_nonfinite,
         "n_null": homology.n_null,
         "alpha": homology.alpha,
+        **homology.approximation(),
         "inputs": inputs_fingerprint(inputs) | {"n_inputs": _n_inputs(inputs)},
     }
 
@@ -336,6 +352,9 @@ def run_pipeline(
     drop_nonfinite: bool = False,
     n_null: int = 0,
     alpha: float = 0.05,
+    max_bound_rel: float | None = None,
+    n_landmarks: int | None = None,
+    memory_budget: int | str | None = None,
     info: dict[str, Any] | None = None,
     overwrite: bool = False,
     executor: str | Executor | None = "auto",
@@ -370,6 +389,12 @@ def run_pipeline(
         summaries then count ``n_significant``. Costs ``n_null`` extra computations per result.
     alpha : float, default 0.05
         Level of the significance test.
+    max_bound_rel, n_landmarks, memory_budget : optional
+        Certified approximation, passed to :func:`tda_interp.homology.vietoris_rips`: the
+        fewest max-min landmarks within ``max_bound_rel`` of the diameter (e.g. 0.05), or a
+        fixed ``n_landmarks``, and the memory budget above which landmarks are used (default
+        "4GB"). Each result's bound is stored in its ``diagram_meta``. Combine with
+        ``max_points=None``: a uniform subsample carries no bound.
     info : dict, optional
         Descriptive manifest fields (model name, title).
     overwrite : bool, default False
@@ -405,6 +430,9 @@ def run_pipeline(
         drop_nonfinite=drop_nonfinite,
         n_null=n_null,
         alpha=alpha,
+        n_landmarks=n_landmarks,
+        max_bound_rel=max_bound_rel,
+        memory_budget=memory_budget,
     )
     params = run_params(sites, view_names, reduction, output_index, homology, inputs)
     writer = RunWriter(run_dir, params, info=info, overwrite=overwrite)
@@ -519,6 +547,9 @@ def run_from_config(
         drop_nonfinite=config.drop_nonfinite,
         n_null=config.n_null,
         alpha=config.alpha,
+        max_bound_rel=config.max_bound_rel,
+        n_landmarks=config.n_landmarks,
+        memory_budget=config.memory_budget,
         info=info,
         overwrite=overwrite,
         executor=config.executor,

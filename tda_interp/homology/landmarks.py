@@ -69,6 +69,7 @@ __all__ = [
     "Landmarks",
     "diameter_bounds",
     "interleaving_bound",
+    "landmarks_within",
     "maxmin_landmarks",
     "pca_residual_bound",
 ]
@@ -83,6 +84,8 @@ _CHUNK = 8192  # rows per chunk: 8192 x 384 float64 = 25 MB
 _EXACT_DIAMETER_MAX = 2000  # clouds up to this size get an exact diameter
 #: clouds up to this size get the a-posteriori interleaving bound (O(n^2 d): ~1 s at 10,000 x 384)
 REFINE_MAX_POINTS = 10_000
+#: :func:`landmarks_within` searches on a dense distance matrix up to this size (128 MB)
+SEARCH_DENSE_MAX = 4_000
 
 
 @dataclass(frozen=True)
@@ -329,18 +332,33 @@ def maxmin_landmarks(
         owner[upd] = j
 
     idx = np.asarray(chosen, dtype=np.intp)
-    # certificate: direct distance of every point to its assigned landmark (an upper bound on
-    # the distance to its nearest landmark, whatever the Gram identity's rounding did)
-    eps = 0.0
-    for s in range(0, n, _CHUNK):
-        diff = Y[s : s + _CHUNK] - Y[idx[owner[s : s + _CHUNK]]]
-        eps = max(eps, float(np.sqrt(_sq_norms(diff).max())))
     if n <= _EXACT_DIAMETER_MAX:
         lo = hi = _exact_diameter(Y)
     else:
         far = int(np.argmax(_exact_dist_to(Y, Y[first])))
         lo = float(_exact_dist_to(Y, Y[far]).max())
         hi = 2.0 * ecc_first
+    return _certify(Y, idx, owner, metric, (lo, hi), refine=n <= refine_max_points)
+
+
+def _certify(
+    Y: NDArray[np.float64],
+    idx: NDArray[np.intp],
+    owner: NDArray[np.intp],
+    metric: str,
+    diameter: tuple[float, float],
+    *,
+    refine: bool,
+) -> Landmarks:
+    """Bounds for landmarks ``idx`` of prepared points ``Y`` (diameter bracket in its units)."""
+    n = len(Y)
+    # direct distance of every point to its assigned landmark (an upper bound on the distance
+    # to its nearest landmark, whatever the Gram identity's rounding did)
+    eps = 0.0
+    for s in range(0, n, _CHUNK):
+        diff = Y[s : s + _CHUNK] - Y[idx[owner[s : s + _CHUNK]]]
+        eps = max(eps, float(np.sqrt(_sq_norms(diff).max())))
+    lo, hi = diameter
     if metric == "euclidean":
         bound = 2.0 * eps
         eps_metric, lo_m, hi_m = eps, lo, hi
@@ -348,9 +366,7 @@ def maxmin_landmarks(
         bound = 2.0 * eps * min(2.0, hi)
         eps_metric = _to_metric(eps, metric)
         lo_m, hi_m = _to_metric(lo, metric), _to_metric(min(hi, 2.0), metric)
-    refined = None
-    if 0.0 < bound and n <= refine_max_points:
-        refined = _interleaving(Y, idx, owner, metric)
+    refined = _interleaving(Y, idx, owner, metric) if refine and bound > 0.0 else None
     return Landmarks(
         indices=idx,
         covering_radius=eps_metric,
@@ -363,6 +379,143 @@ def maxmin_landmarks(
         covering_bound=bound,
         interleaving_bound=refined,
     )
+
+
+def landmarks_within(
+    X: ArrayLike,
+    max_bound_rel: float,
+    *,
+    seed: int = 0,
+    metric: Metric = "euclidean",
+    max_landmarks: int | None = None,
+    min_landmarks: int = 2,
+) -> Landmarks:
+    """The fewest max-min landmarks whose certified bound is within a fraction of the diameter.
+
+    Max-min landmarks are nested (the first ``m`` of a longer run are the run for ``m``), so
+    this bisects on ``m`` over one greedy run on the dense distance matrix, evaluating the
+    interleaving bound of the first ``m`` landmarks at each step (clouds up to
+    :data:`SEARCH_DENSE_MAX` points; larger clouds stop at the first ``m`` whose covering
+    bound alone suffices). The returned set is certified afresh, as in
+    :func:`maxmin_landmarks`. The bound is not monotone in ``m``: bisection returns an ``m``
+    that meets the target while ``m - 1`` did not, usually the fewest.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_points, n_features)
+    max_bound_rel : float
+        Target for :attr:`Landmarks.bottleneck_bound_rel` (the bound over the certified lower
+        bound of the diameter), e.g. 0.05.
+    seed : int, default 0
+    metric : {"euclidean", "cosine", "correlation"}, default "euclidean"
+    max_landmarks : int, optional
+        Never return more landmarks than this (e.g. what fits in a memory budget). When the
+        target needs more, the result has ``max_landmarks`` landmarks and misses the target:
+        compare its ``bottleneck_bound_rel`` with ``max_bound_rel``.
+    min_landmarks : int, default 2
+        Never fewer (e.g. ``2 k + 2``, the fewest points that can carry H_k).
+
+    Returns
+    -------
+    Landmarks
+        At least ``min_landmarks`` landmarks (where the cloud has that many distinct points);
+        all points (bound 0) when no smaller set meets the target.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> t = rng.uniform(0, 2 * np.pi, 600)
+    >>> X = np.c_[np.cos(t), np.sin(t)] + 0.01 * rng.normal(size=(600, 2))
+    >>> lm = landmarks_within(X, 0.05)
+    >>> bool(lm.bottleneck_bound_rel <= 0.05), lm.n_landmarks < 100
+    (True, True)
+    """
+    if not (isinstance(max_bound_rel, (int, float)) and 0.0 < max_bound_rel):
+        raise ConfigError(f"Expected max_bound_rel > 0 (e.g. 0.05), got {max_bound_rel!r}.")
+    pts = np.asarray(X, dtype=np.float64)
+    if pts.ndim != 2 or len(pts) == 0:
+        raise ActivationError(
+            f"Expected a non-empty point cloud of shape (n_points, n_features), got shape "
+            f"{pts.shape}."
+        )
+    n = len(pts)
+    cap = n if max_landmarks is None else max(1, min(int(max_landmarks), n))
+    if n > SEARCH_DENSE_MAX:
+        # covering bound only: stop the greedy once it alone meets the target (chord units
+        # for cosine/correlation, where the bound is 2 eps_c min(2, diam_c) <= 4 eps_c)
+        lo, _ = diameter_bounds(pts, metric)
+        target = float(max_bound_rel) * lo
+        c_suff = target / 2.0 if metric == "euclidean" else target / 4.0
+        return maxmin_landmarks(pts, cap, covering_radius=c_suff, seed=seed, metric=metric)
+    Y = _prepare(pts, metric)
+    # the search runs on Gram-identity distances (BLAS); the result is certified afresh below
+    sq = _sq_norms(Y)
+    chord_sq = _gram_sq(Y, Y, sq, sq)
+    np.fill_diagonal(chord_sq, 0.0)
+    D = np.sqrt(chord_sq) if metric == "euclidean" else chord_sq / 2.0  # cosine = chord^2 / 2
+    d_max = float(D.max())
+    lo_chord = d_max if metric == "euclidean" else float(np.sqrt(2.0 * d_max))
+    target = float(max_bound_rel) * _to_metric(lo_chord, metric)
+    # the greedy order on the dense matrix (same start as maxmin_landmarks)
+    first = int(np.random.default_rng(seed).integers(n))
+    order = [first]
+    dist = D[first].copy()
+    while len(order) < cap:
+        new = int(np.argmax(dist))
+        if dist[new] <= 0.0:
+            break
+        order.append(new)
+        np.minimum(dist, D[new], out=dist)
+    order_arr = np.asarray(order, dtype=np.intp)
+    rows = np.arange(n)
+
+    def assign(m: int) -> NDArray[np.intp]:
+        idx = order_arr[:m]
+        own: NDArray[np.intp] = np.argmin(D[:, idx], axis=1)
+        own[idx] = np.arange(m)
+        return own
+
+    def cell_min(own: NDArray[np.intp], per_point: bool) -> NDArray[np.float64]:
+        """Least D between the cells of two landmarks, (m, m); or a cell and a point, (m, n)."""
+        perm = np.argsort(own, kind="stable")
+        starts = np.flatnonzero(np.r_[True, np.diff(own[perm]) != 0])  # every cell is non-empty
+        rows_min = np.minimum.reduceat(D[perm], starts, axis=0)
+        if per_point:
+            return rows_min
+        return np.minimum.reduceat(rows_min[:, perm], starts, axis=1)
+
+    def bound(m: int) -> float:
+        idx = order_arr[:m]
+        own = assign(m)
+        pi = idx[own]
+        eps_m = float(D[rows, pi].max())
+        if metric == "euclidean" and eps_m / 2.0 > target:  # delta >= eps / 2 (and = below)
+            return eps_m / 2.0
+        # delta_map = max over landmark pairs (a, b) of D(a, b) - min D(cell a, cell b)
+        d_map = float((D[np.ix_(idx, idx)] - cell_min(own, False)).max())
+        if metric == "euclidean":  # delta_cov = eps by the triangle inequality
+            return min(max(d_map, eps_m / 2.0), 2.0 * eps_m)
+        # delta_cov = max over p and landmarks b of D(p, b) - min D(p, cell b)
+        d_cov = float((D[:, idx] - cell_min(own, True).T).max())
+        return max(d_map, d_cov / 2.0)
+
+    lo_m, hi_m = min(max(2, min_landmarks), len(order_arr)), len(order_arr)
+    if bound(hi_m) > target:  # only possible when capped: the cap is the best on offer
+        lo_m = hi_m
+    while lo_m < hi_m:
+        mid = (lo_m + hi_m) // 2
+        if bound(mid) <= target:
+            hi_m = mid
+        else:
+            lo_m = mid + 1
+    m = hi_m
+    if m == n:
+        return _certify(Y, order_arr, assign(n), metric, (lo_chord, lo_chord), refine=False)
+    while True:  # certify afresh (Gram identity with its rounding margin); step up if needed
+        lm = _certify(Y, order_arr[:m], assign(m), metric, (lo_chord, lo_chord), refine=True)
+        if lm.bottleneck_bound <= target or m == len(order_arr):
+            return lm
+        m = min(len(order_arr), m + max(1, m // 50))
 
 
 def interleaving_bound(

@@ -39,7 +39,9 @@ from tda_interp.homology.estimate import (
 )
 from tda_interp.homology.landmarks import (
     BOUND_CONVENTION,
+    Landmarks,
     diameter_bounds,
+    landmarks_within,
     maxmin_landmarks,
     pca_residual_bound,
 )
@@ -194,6 +196,7 @@ def vietoris_rips(
     n_landmarks: int | None = None,
     memory_budget: int | str | None = None,
     landmarks: LandmarkPolicy = "auto",
+    max_bound_rel: float | None = None,
 ) -> Diagram:
     """Vietoris-Rips persistence diagram of a point cloud, seen through a view.
 
@@ -235,6 +238,11 @@ def vietoris_rips(
         a :class:`TdaInterpWarning` giving their number and the bound); "never": raise
         :class:`HomologyError` instead; "always": use the largest landmark set within the
         budget (or ``n_landmarks``) without warning.
+    max_bound_rel : float, optional
+        Certified-approximate mode: compute the diagram on the fewest max-min landmarks whose
+        certified bottleneck bound is at most this fraction of the diameter (e.g. 0.05), found
+        by :func:`tda_interp.homology.landmarks.landmarks_within`; exact when that takes every
+        point. :class:`HomologyError` when the landmarks needed do not fit ``memory_budget``.
 
     Returns
     -------
@@ -248,9 +256,9 @@ def vietoris_rips(
         cloud's diameter), ``bound_convention``; with landmarks also the two bounds it is the
         smaller of, ``covering_bound`` (2 x covering radius) and ``interleaving_bound``
         (None above :data:`~tda_interp.homology.landmarks.REFINE_MAX_POINTS` points),
-        ``pca_residual_bound`` and ``pca_residual_bound_rel`` (PCA views with the euclidean
-        metric: bottleneck bound between the view's diagram and the raw cloud's; otherwise
-        None), ``cost_estimate`` (of the computation that ran).
+        ``max_bound_rel`` (as asked), ``pca_residual_bound`` and ``pca_residual_bound_rel``
+        (PCA views with the euclidean metric: bottleneck bound between the view's diagram and
+        the raw cloud's; otherwise None), ``cost_estimate`` (of the computation that ran).
 
     Raises
     ------
@@ -283,6 +291,17 @@ def vietoris_rips(
         )
     if n_landmarks is not None and (isinstance(n_landmarks, bool) or n_landmarks < 2):
         raise ConfigError(f"Expected n_landmarks >= 2, got {n_landmarks!r}.")
+    if max_bound_rel is not None:
+        if isinstance(max_bound_rel, bool) or not (
+            isinstance(max_bound_rel, (int, float)) and max_bound_rel > 0
+        ):
+            raise ConfigError(f"Expected max_bound_rel > 0 (e.g. 0.05), got {max_bound_rel!r}.")
+        if n_landmarks is not None or landmarks == "never":
+            raise ConfigError(
+                f"max_bound_rel={max_bound_rel} chooses the landmarks itself; drop "
+                + ("n_landmarks" if n_landmarks is not None else "landmarks='never'")
+                + " or max_bound_rel."
+            )
     budget = parse_memory(DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget)
     where = _where(site, checkpoint)
     pts = _check_cloud(X, drop_nonfinite, site, checkpoint, stacklevel=4)
@@ -299,7 +318,30 @@ def vietoris_rips(
 
     exact_cost = estimate_cost(n_view, maxdim=maxdim, n_features=n_feat, backend=name)
     n_use = n_view
-    if n_landmarks is not None:
+    lm: Landmarks | None = None
+    if max_bound_rel is not None:
+        fits = largest_affordable(
+            budget, maxdim=maxdim, n_features=n_feat, backend=name, upper=n_view
+        )
+        lm = landmarks_within(
+            viewed,
+            float(max_bound_rel),
+            seed=seed,
+            metric=metric,
+            max_landmarks=max(fits, 2),
+            min_landmarks=2 * maxdim + 2,
+        )
+        if lm.bottleneck_bound_rel > max_bound_rel:
+            raise HomologyError(
+                f"A certified bound of {max_bound_rel:.3g} of the diameter{where} needs more "
+                f"than the {lm.n_landmarks} landmarks that fit in the memory budget of "
+                f"{_fmt_bytes(budget)} (maxdim={maxdim}; with them the bound is "
+                f"{lm.bottleneck_bound_rel:.3g}). Raise memory_budget or max_bound_rel."
+            )
+        n_use = lm.n_landmarks
+        if n_use >= n_view:
+            lm = None
+    elif n_landmarks is not None:
         n_use = min(int(n_landmarks), n_view)
     elif landmarks == "always" or (landmarks == "auto" and exact_cost.memory_bytes > budget):
         n_use = largest_affordable(
@@ -322,15 +364,16 @@ def vietoris_rips(
         "bottleneck_bound": None if subsampled else 0.0,
         "bottleneck_bound_rel": None if subsampled else 0.0,
         "bound_convention": BOUND_CONVENTION,
+        "max_bound_rel": max_bound_rel,
         "pca_residual_bound": None,
         "pca_residual_bound_rel": None,
         "cost_estimate": cost.to_dict(),
     }
     if n_use < n_view:
-        lm = maxmin_landmarks(viewed, n_use, seed=seed, metric=metric)
+        if lm is None:
+            lm = maxmin_landmarks(viewed, n_use, seed=seed, metric=metric)
         used = viewed[lm.indices]
     else:
-        lm = None
         used = viewed
     _warn_few_points(len(used), maxdim, where)
     D = distance_matrix(used, metric=metric)
@@ -352,7 +395,7 @@ def vietoris_rips(
             interleaving_bound=lm.interleaving_bound,
             cost_estimate_exact=exact_cost.to_dict(),
         )
-        if n_landmarks is None and landmarks == "auto":
+        if n_landmarks is None and max_bound_rel is None and landmarks == "auto":
             warnings.warn(
                 f"The exact diagram of {n_view} points{where} (maxdim={maxdim}) is estimated "
                 f"at {_fmt_bytes(exact_cost.memory_bytes)}, over the memory budget of "

@@ -151,6 +151,8 @@ class TopologyMonitor:
         Probe inputs per forward pass; ``None``: all at once.
     maxdim, metric, backend, max_points, seed, long_bar, drop_nonfinite
         How each cloud becomes a diagram; see :func:`tda_interp.run_pipeline`.
+    max_bound_rel, n_landmarks, memory_budget : optional
+        Certified approximation for big probe sets; see :func:`tda_interp.run_pipeline`.
     info : dict, optional
         Descriptive manifest fields (model name, notes).
     overwrite : bool, default=False
@@ -212,6 +214,9 @@ class TopologyMonitor:
         seed: int = 0,
         long_bar: float = DEFAULT_LONG_BAR,
         drop_nonfinite: bool = False,
+        max_bound_rel: float | None = None,
+        n_landmarks: int | None = None,
+        memory_budget: int | str | None = None,
         info: dict[str, Any] | None = None,
         overwrite: bool = False,
         label_format: str = "step_{step:06d}",
@@ -239,6 +244,9 @@ class TopologyMonitor:
             seed=seed,
             long_bar=long_bar,
             drop_nonfinite=drop_nonfinite,
+            n_landmarks=n_landmarks,
+            max_bound_rel=max_bound_rel,
+            memory_budget=memory_budget,
         )
         self.info = {"source": "TopologyMonitor", "every": every} | dict(info or {})
         self.overwrite = overwrite

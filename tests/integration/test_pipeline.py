@@ -75,6 +75,49 @@ def test_stored_diagram_equals_direct_computation(checkpoints: list[Path], tmp_p
         np.testing.assert_allclose(stored.diagram[k], expected[k], rtol=1e-5, atol=1e-6)
 
 
+def test_certified_approximation_is_stored_with_its_bound(
+    checkpoints: list[Path], tmp_path: Path
+) -> None:
+    _run(checkpoints, tmp_path / "run", max_points=None, n_landmarks=30)
+    params = read_manifest(tmp_path / "run")["params"]
+    assert params["n_landmarks"] == 30
+    assert "max_bound_rel" not in params and "memory_budget" not in params
+    results = list(iter_results(tmp_path / "run"))
+    assert results
+    for r in results:
+        meta = r.diagram.meta
+        assert meta["approximate"] is True and meta["n_landmarks"] == 30
+        assert (
+            0 < meta["bottleneck_bound"] == min(meta["covering_bound"], meta["interleaving_bound"])
+        )
+        assert r.diagram.n_points == 30
+    # the bound is stored beside the result: a direct computation on all points is within it
+    from safetensors.torch import load_file
+
+    from tda_interp.homology import vietoris_rips
+
+    model = ModularMLP()
+    model.load_state_dict(load_file(str(checkpoints[-1])))
+    with torch.no_grad():
+        hidden = model.mlp(model.embed(probe_inputs()).flatten(1)).numpy()
+    exact = vietoris_rips(hidden)
+    stored = next(
+        r for r in results if r.checkpoint == "step_00040" and r.layer == "mlp" and r.view == "raw"
+    )
+    import gudhi
+
+    for k in range(2):
+        fa, fb = exact.finite(k), stored.diagram.finite(k)
+        assert gudhi.bottleneck_distance(fa, fb) <= stored.diagram.meta["bottleneck_bound"] + 1e-5
+    # a target bound instead: recorded in the params, the run resumes with the same options
+    out = _run(checkpoints, tmp_path / "run2", max_points=None, max_bound_rel=0.5)
+    assert read_manifest(tmp_path / "run2")["params"]["max_bound_rel"] == 0.5
+    again = _run(checkpoints, tmp_path / "run2", max_points=None, max_bound_rel=0.5)
+    assert out.computed > 0 and again.computed == 0
+    with pytest.raises(RunDirError):
+        _run(checkpoints, tmp_path / "run2", max_points=None, max_bound_rel=0.25)
+
+
 def test_resume_after_crash_recomputes_nothing_finished(
     checkpoints: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -216,6 +216,10 @@ def test_maxdim_bounds_are_inclusive(tmp_path: Path, maxdim: int) -> None:
         "long_bar = -0.1",
         'metric = "manhattan"',
         'backend = "dionysus"',
+        "max_bound_rel = 0",
+        "n_landmarks = 1",
+        'memory_budget = "lots"',
+        "max_bound_rel = 0.05\nn_landmarks = 100",
     ],
 )
 def test_invalid_values_are_rejected_at_load_time(tmp_path: Path, extra: str) -> None:
@@ -302,3 +306,17 @@ def test_no_colon(spec: str) -> None:
 def test_empty_parts_are_config_errors(spec: str) -> None:
     with pytest.raises(ConfigError):
         resolve_factory(spec)
+
+
+def test_certified_approximation_options(tmp_path: Path) -> None:
+    cfg = load_config(
+        write(
+            tmp_path, with_homology('max_points = 0\nmax_bound_rel = 0.05\nmemory_budget = "2GB"')
+        )
+    )
+    assert (cfg.max_bound_rel, cfg.n_landmarks, cfg.memory_budget) == (0.05, None, "2GB")
+    assert cfg.max_points is None
+    fixed = load_config(write(tmp_path, with_homology("n_landmarks = 300")))
+    assert (fixed.max_bound_rel, fixed.n_landmarks, fixed.memory_budget) == (None, 300, None)
+    plain = load_config(write(tmp_path, MINIMAL))
+    assert (plain.max_bound_rel, plain.n_landmarks, plain.memory_budget) == (None, None, None)

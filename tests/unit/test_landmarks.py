@@ -17,6 +17,7 @@ from tda_interp.homology import apply_view, distance_matrix, rips_from_distances
 from tda_interp.homology.landmarks import (
     diameter_bounds,
     interleaving_bound,
+    landmarks_within,
     maxmin_landmarks,
     pca_residual_bound,
 )
@@ -262,6 +263,75 @@ def test_interleaving_bound_bad_arguments() -> None:
         interleaving_bound(X, [0, 3], np.full(10, 2))
     with pytest.raises(ActivationError, match="shape"):
         interleaving_bound(np.zeros(5), [0])
+
+
+# ------------------------------------------------------------ landmarks within a target bound
+def _noisy_circle_hd(n: int, dim: int, noise: float, seed: int = 0) -> Cloud:
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(0, 2 * np.pi, n)
+    q, _ = np.linalg.qr(rng.normal(size=(dim, 2)))
+    return np.c_[np.cos(t), np.sin(t)] @ q.T + noise * rng.normal(size=(n, dim)) / np.sqrt(dim)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_landmarks_within_meets_the_target_with_few_landmarks(metric: str) -> None:
+    X = _noisy_circle_hd(400, 64, 0.05) + (3.0 if metric == "cosine" else 0.0)
+    lm = landmarks_within(X, 0.05, seed=1, metric=metric)  # type: ignore[arg-type]
+    assert 2 < lm.n_landmarks < 200
+    assert lm.bottleneck_bound_rel <= 0.05
+    # one fewer landmark misses it (bisection stops where the target is first met)
+    fewer = maxmin_landmarks(X, lm.n_landmarks - 1, seed=1, metric=metric)  # type: ignore[arg-type]
+    assert fewer.bottleneck_bound_rel > 0.05
+    # the same landmarks as the plain greedy run: max-min sets are nested
+    same = maxmin_landmarks(X, lm.n_landmarks, seed=1, metric=metric)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(lm.indices, same.indices)
+    assert lm.bottleneck_bound == pytest.approx(same.bottleneck_bound, rel=1e-9)
+    # and the certificate holds against the exact diagram
+    full = _dgms_metric(X, metric)
+    sub = _dgms_metric(X[lm.indices], metric)
+    tol = F32 * float(distance_matrix(X, metric=metric).max())
+    for k in (0, 1):
+        assert _bottleneck(full, sub, k) <= lm.bottleneck_bound + tol
+
+
+def test_landmarks_within_gives_every_point_when_nothing_smaller_will_do() -> None:
+    X = np.random.default_rng(0).normal(size=(200, 100))  # noise: no small set is within 5%
+    lm = landmarks_within(X, 0.05)
+    assert lm.n_landmarks == 200
+    assert lm.bottleneck_bound == 0.0
+    assert sorted(lm.indices.tolist()) == list(range(200))
+
+
+def test_landmarks_within_respects_the_cap() -> None:
+    X = _noisy_circle_hd(300, 32, 0.05)
+    lm = landmarks_within(X, 0.01, max_landmarks=20)
+    assert lm.n_landmarks == 20
+    assert lm.bottleneck_bound_rel > 0.01  # missed, and says so through its bound
+    # a loose target is met by a handful of points, unless asked for more
+    assert landmarks_within(X, 0.9).n_landmarks < 6
+    assert landmarks_within(X, 0.9, min_landmarks=6).n_landmarks >= 6
+
+
+def test_landmarks_within_big_clouds_use_the_covering_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import tda_interp.homology.landmarks as mod
+
+    monkeypatch.setattr(mod, "SEARCH_DENSE_MAX", 100)
+    X = _noisy_circle_hd(300, 2, 0.0)  # a clean circle: the covering bound is good enough
+    lm = landmarks_within(X, 0.1)
+    assert lm.covering_bound <= 0.1 * lm.diameter_lower
+    assert lm.bottleneck_bound_rel <= 0.1
+    assert lm.n_landmarks < 300
+
+
+def test_landmarks_within_bad_arguments() -> None:
+    X = np.random.default_rng(0).normal(size=(10, 2))
+    for bad in (0, -0.1, "5%"):
+        with pytest.raises(ConfigError, match="max_bound_rel > 0"):
+            landmarks_within(X, bad)  # type: ignore[arg-type]
+    with pytest.raises(ActivationError, match="shape"):
+        landmarks_within(np.zeros(4), 0.1)
 
 
 # ---------------------------------------------------------------------- PCA residual bound

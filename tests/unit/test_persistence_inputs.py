@@ -135,6 +135,56 @@ def test_explicit_landmarks_and_policies(noisy_circle: Cloud) -> None:
         vietoris_rips(noisy_circle, memory_budget="plenty")
 
 
+def _circle_hd(n: int = 400, dim: int = 64, noise: float = 0.05, seed: int = 0) -> Cloud:
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(0, 2 * np.pi, n)
+    q, _ = np.linalg.qr(rng.normal(size=(dim, 2)))
+    return np.c_[np.cos(t), np.sin(t)] @ q.T + noise * rng.normal(size=(n, dim)) / np.sqrt(dim)
+
+
+def test_max_bound_rel_certified_approximate_mode() -> None:
+    X = _circle_hd()
+    d = vietoris_rips(X, backend="ripser", max_bound_rel=0.05, **WHERE)
+    m = d.meta
+    assert m["approximate"] is True
+    assert m["max_bound_rel"] == 0.05
+    assert 2 < m["n_landmarks"] < 200
+    assert m["bottleneck_bound_rel"] <= 0.05
+    assert m["bottleneck_bound"] == min(m["covering_bound"], m["interleaving_bound"])
+    json.dumps(m)
+    exact = vietoris_rips(X, backend="ripser")
+    for k in (0, 1):
+        assert (
+            gudhi.bottleneck_distance(exact.finite(k), d.finite(k)) <= m["bottleneck_bound"] + 1e-6
+        )
+    # the circle is there, and far above the bound
+    assert d.lifetimes(1, relative=True)[0] > 0.5
+
+
+def test_max_bound_rel_is_exact_when_no_subset_will_do() -> None:
+    noise = np.random.default_rng(0).normal(size=(150, 100))  # every point is far from the rest
+    d = vietoris_rips(noise, backend="ripser", max_bound_rel=0.05)
+    assert d.meta["approximate"] is False
+    assert d.meta["bottleneck_bound"] == 0.0
+    exact = vietoris_rips(noise, backend="ripser")
+    assert d.pairs[1].tolist() == exact.pairs[1].tolist()
+
+
+def test_max_bound_rel_over_budget_and_bad_combinations() -> None:
+    X = _circle_hd(300)
+    budget = estimate_cost(10, maxdim=1, n_features=64, backend="ripser").memory_bytes
+    with pytest.raises(HomologyError, match=r"needs more than the \d+ landmarks") as err:
+        vietoris_rips(X, backend="ripser", max_bound_rel=0.01, memory_budget=budget, **WHERE)
+    _assert_where(err)
+    with pytest.raises(ConfigError, match="drop n_landmarks"):
+        vietoris_rips(X, max_bound_rel=0.05, n_landmarks=50)
+    with pytest.raises(ConfigError, match="drop landmarks='never'"):
+        vietoris_rips(X, max_bound_rel=0.05, landmarks="never")
+    for bad in (0.0, -1, True):
+        with pytest.raises(ConfigError, match="max_bound_rel > 0"):
+            vietoris_rips(X, max_bound_rel=bad)
+
+
 def test_uniform_subsample_has_no_bound(gaussian: Cloud) -> None:
     d = vietoris_rips(gaussian, max_points=20, backend="ripser")
     assert d.meta["approximate"] is True
