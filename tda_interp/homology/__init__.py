@@ -17,11 +17,14 @@ from tda_interp.homology.estimate import (
 from tda_interp.homology.landmarks import (
     Landmarks,
     diameter_bounds,
+    interleaving_bound,
+    landmarks_within,
     maxmin_landmarks,
     pca_residual_bound,
 )
 from tda_interp.homology.persistence import DEFAULT_MEMORY_BUDGET, check_cloud, vietoris_rips
 from tda_interp.homology.significance import SignificanceResult, significance
+from tda_interp.homology.truncation import enclosing_radius, truncated_rips
 from tda_interp.homology.views import (
     View,
     apply_view,
@@ -46,8 +49,11 @@ __all__ = [
     "check_distance_matrix",
     "diameter_bounds",
     "distance_matrix",
+    "enclosing_radius",
     "estimate_cost",
     "expand_views",
+    "interleaving_bound",
+    "landmarks_within",
     "largest_affordable",
     "maxmin_landmarks",
     "parse_memory",
@@ -59,5 +65,6 @@ __all__ = [
     "resolve_views",
     "rips_from_distances",
     "significance",
+    "truncated_rips",
     "vietoris_rips",
 ]

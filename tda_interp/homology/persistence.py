@@ -45,6 +45,7 @@ from tda_interp.homology.landmarks import (
     maxmin_landmarks,
     pca_residual_bound,
 )
+from tda_interp.homology.truncation import truncated_rips
 from tda_interp.homology.views import ViewLike, apply_view, parse_view
 
 __all__ = [
@@ -241,8 +242,12 @@ def vietoris_rips(
     max_bound_rel : float, optional
         Certified-approximate mode: compute the diagram on the fewest max-min landmarks whose
         certified bottleneck bound is at most this fraction of the diameter (e.g. 0.05), found
-        by :func:`tda_interp.homology.landmarks.landmarks_within`; exact when that takes every
-        point. :class:`HomologyError` when the landmarks needed do not fit ``memory_budget``.
+        by :func:`tda_interp.homology.landmarks.landmarks_within`. When that takes every
+        point, on all of them with the filtration stopped short of the enclosing radius by
+        twice the target (:func:`tda_interp.homology.truncation.truncated_rips`; ``meta``
+        then has ``truncated_at``, ``enclosing_radius``, ``truncation_bound`` and
+        ``n_truncated``). :class:`HomologyError` when the landmarks needed do not fit
+        ``memory_budget``.
 
     Returns
     -------
@@ -377,8 +382,20 @@ def vietoris_rips(
         used = viewed
     _warn_few_points(len(used), maxdim, where)
     D = distance_matrix(used, metric=metric)
-    dgms = rips_from_distances(D, maxdim=maxdim, backend=name)
     scale = float(D.max())
+    if max_bound_rel is not None and lm is None and len(used) > 1:
+        # no subset certifies the target (typical of high-dimensional noise): stop the
+        # filtration short of the enclosing radius instead, where that noise does its work
+        dgms, info = truncated_rips(D, max_bound_rel * scale, maxdim=maxdim, backend=name)
+        tb = info["truncation_bound"]
+        meta.update(
+            info,
+            approximate=tb > 0.0,
+            bottleneck_bound=None if subsampled else tb,
+            bottleneck_bound_rel=None if subsampled else (0.0 if tb == 0.0 else tb / scale),
+        )
+    else:
+        dgms = rips_from_distances(D, maxdim=maxdim, backend=name)
     if lm is not None:
         diam_lo = max(lm.diameter_lower, scale)  # the landmarks' diameter is a lower bound too
         bound = lm.bottleneck_bound

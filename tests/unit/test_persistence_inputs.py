@@ -161,13 +161,21 @@ def test_max_bound_rel_certified_approximate_mode() -> None:
     assert d.lifetimes(1, relative=True)[0] > 0.5
 
 
-def test_max_bound_rel_is_exact_when_no_subset_will_do() -> None:
+def test_max_bound_rel_truncates_when_no_subset_will_do() -> None:
     noise = np.random.default_rng(0).normal(size=(150, 100))  # every point is far from the rest
     d = vietoris_rips(noise, backend="ripser", max_bound_rel=0.05)
-    assert d.meta["approximate"] is False
-    assert d.meta["bottleneck_bound"] == 0.0
+    m = d.meta
+    assert m["n_landmarks"] is None and d.n_points == 150  # every point, filtration truncated
+    assert m["approximate"] is True
+    assert m["truncated_at"] < m["enclosing_radius"]
+    assert m["bottleneck_bound"] == pytest.approx(m["truncation_bound"])
+    assert m["bottleneck_bound_rel"] <= 0.05 + 1e-12
+    assert int(np.isinf(d.pairs[0][:, 1]).sum()) == 1
     exact = vietoris_rips(noise, backend="ripser")
-    assert d.pairs[1].tolist() == exact.pairs[1].tolist()
+    for k in (0, 1):
+        assert (
+            gudhi.bottleneck_distance(exact.finite(k), d.finite(k)) <= m["bottleneck_bound"] + 1e-5
+        )
 
 
 def test_max_bound_rel_over_budget_and_bad_combinations() -> None:
