@@ -456,6 +456,14 @@ def landmarks_within(
     d_max = float(D.max())
     lo_chord = d_max if metric == "euclidean" else float(np.sqrt(2.0 * d_max))
     target = float(max_bound_rel) * _to_metric(lo_chord, metric)
+    # the bound of any subset is >= D(p, pi p) / 2 >= nn(p) / 2 for each point p it leaves
+    # out: points whose nearest neighbour is farther than 2 * target must all be landmarks
+    np.fill_diagonal(D, np.inf)
+    must = int((D.min(axis=1) / 2.0 > target).sum())
+    np.fill_diagonal(D, 0.0)
+    if must == n and cap == n:  # high-dimensional noise: no proper subset can do
+        every = np.arange(n, dtype=np.intp)
+        return _certify(Y, every, every, metric, (lo_chord, lo_chord), refine=False)
     # the greedy order on the dense matrix (same start as maxmin_landmarks)
     first = int(np.random.default_rng(seed).integers(n))
     order = [first]
@@ -499,7 +507,7 @@ def landmarks_within(
         d_cov = float((D[:, idx] - cell_min(own, True).T).max())
         return max(d_map, d_cov / 2.0)
 
-    lo_m, hi_m = min(max(2, min_landmarks), len(order_arr)), len(order_arr)
+    lo_m, hi_m = min(max(2, min_landmarks, must), len(order_arr)), len(order_arr)
     if bound(hi_m) > target:  # only possible when capped: the cap is the best on offer
         lo_m = hi_m
     while lo_m < hi_m:

@@ -24,7 +24,6 @@ from numpy.typing import ArrayLike, NDArray
 
 from tda_interp.exceptions import ConfigError
 from tda_interp.homology.backends import rips_from_distances
-from tda_interp.homology.distances import check_distance_matrix
 
 __all__ = ["enclosing_radius", "truncated_rips"]
 
@@ -64,7 +63,9 @@ def truncated_rips(
     Parameters
     ----------
     D : array-like of shape (n_points, n_points)
-        A distance matrix (see :func:`tda_interp.homology.check_distance_matrix`).
+        A distance matrix (checked by :func:`tda_interp.homology.check_distance_matrix`);
+        ``inf`` entries are edges that never enter, and when every row has one there is no
+        cone to stop short of: the diagram is then exact.
     max_bound : float
         Largest bottleneck distance allowed to the full diagram, in the units of ``D``.
     maxdim, backend, coeff
@@ -90,8 +91,12 @@ def truncated_rips(
         isinstance(max_bound, (int, float, np.floating)) and max_bound >= 0
     ):
         raise ConfigError(f"Expected max_bound >= 0, got {max_bound!r}.")
-    M = check_distance_matrix(D)
+    M = np.asarray(D, dtype=np.float64)  # rips_from_distances checks it
     r_enc = enclosing_radius(M)
+    if not np.isfinite(r_enc):  # no point reaches every other one: no cone, no truncation
+        dgms = rips_from_distances(M, maxdim=maxdim, backend=backend, coeff=coeff)
+        info = {"truncated_at": np.inf, "enclosing_radius": r_enc}
+        return dgms, info | {"truncation_bound": 0.0, "n_truncated": 0}
     t = max(0.0, r_enc - 2.0 * float(max_bound))
     dgms = rips_from_distances(M, maxdim=maxdim, backend=backend, coeff=coeff, threshold=t)
     death = (t + r_enc) / 2.0

@@ -82,3 +82,18 @@ def test_bad_bound() -> None:
     for bad in (-0.1, True, "5%"):
         with pytest.raises(ConfigError, match="max_bound >= 0"):
             truncated_rips(D, bad)  # type: ignore[arg-type]
+
+
+def test_disconnected_matrix_is_computed_exactly() -> None:
+    D = np.array([[0.0, 1.0, np.inf], [1.0, 0.0, np.inf], [np.inf, np.inf, 0.0]])
+    dgms, info = truncated_rips(D, 0.1, maxdim=0, backend="ripser")
+    assert info["truncation_bound"] == 0.0 and info["n_truncated"] == 0
+    assert int(np.isinf(dgms[0][:, 1]).sum()) == 2  # two components: both classes live on
+
+
+def test_asymmetric_matrix_is_refused() -> None:
+    from tda_interp.exceptions import ActivationError
+
+    D = np.array([[0.0, 1.0], [2.0, 0.0]])
+    with pytest.raises(ActivationError, match="symmetric"):
+        truncated_rips(D, 0.1)
