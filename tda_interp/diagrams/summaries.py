@@ -52,7 +52,10 @@ def summarize(diagram: Diagram, *, long_bar: float = DEFAULT_LONG_BAR) -> list[d
         ``dim``; ``n_bars`` (finite), ``n_infinite``; ``n_long`` (finite bars whose relative
         lifetime exceeds ``long_bar``); ``max_persistence`` (absolute);
         ``max_rel_persistence``, ``second_rel_persistence``, ``total_rel_persistence``
-        (relative to the scale); ``entropy``; ``scale``; ``n_points``; and
+        (relative to the scale); ``entropy``; ``scale``; ``n_points``; ``bound_rel``, the
+        certified bottleneck distance to the exact diagram over the diameter (0 when exact,
+        None when unknown: a uniform subsample, or a diagram without ``meta``; a bar whose
+        relative lifetime exceeds ``2 * bound_rel`` has a partner in the exact diagram); and
         ``betti_at_<t>``, the Betti number at relative filtration value ``t``, for each ``t`` in
         :data:`BETTI_SCALES`. When the diagram carries significance calls
         (``meta["significance"]``, see :func:`tda_interp.homology.significance`), also
@@ -66,6 +69,8 @@ def summarize(diagram: Diagram, *, long_bar: float = DEFAULT_LONG_BAR) -> list[d
     """
     rows = []
     calls = diagram.meta.get("significance") or {}
+    bound = diagram.meta.get("bottleneck_bound_rel")
+    bound_rel = None if bound is None else float(bound)
     for k in range(diagram.maxdim + 1):
         life = diagram.lifetimes(k)
         rel = diagram.lifetimes(k, relative=True)
@@ -82,6 +87,7 @@ def summarize(diagram: Diagram, *, long_bar: float = DEFAULT_LONG_BAR) -> list[d
                 "entropy": persistent_entropy(life),
                 "scale": diagram.scale,
                 "n_points": diagram.n_points,
+                "bound_rel": bound_rel,
             }
             | {
                 f"betti_at_{t:.2f}": int(b)

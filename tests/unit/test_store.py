@@ -54,6 +54,7 @@ SUMMARY_COLUMNS = [
     "entropy",
     "scale",
     "n_points",
+    "bound_rel",
     "betti_at_0.10",
     "betti_at_0.25",
     "betti_at_0.50",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -25,6 +26,7 @@ KEYS = {
     "entropy",
     "scale",
     "n_points",
+    "bound_rel",
     "betti_at_0.10",
     "betti_at_0.25",
     "betti_at_0.50",
@@ -131,3 +133,16 @@ def test_betti_numbers_at_relative_scales() -> None:
     assert (h1["betti_at_0.10"], h1["betti_at_0.25"], h1["betti_at_0.50"]) == (0, 1, 0)
     # H0: the infinite bar everywhere, the finite one (relative [0, 0.25)) only at 0.10
     assert (h0["betti_at_0.10"], h0["betti_at_0.25"], h0["betti_at_0.50"]) == (2, 1, 1)
+
+
+def test_bound_rel_travels_with_the_summaries(make_circle: Callable[..., np.ndarray]) -> None:
+    from tda_interp.homology import vietoris_rips
+
+    X = make_circle(300, noise=0.02)
+    approx = vietoris_rips(X, backend="ripser", n_landmarks=40)
+    rows = summarize(approx)
+    assert all(r["bound_rel"] == approx.meta["bottleneck_bound_rel"] > 0 for r in rows)
+    assert all(r["bound_rel"] == 0.0 for r in summarize(vietoris_rips(X, backend="ripser")))
+    assert all(r["bound_rel"] is None for r in summarize(example()))  # no meta: unknown
+    subsample = vietoris_rips(X, backend="ripser", max_points=50)
+    assert all(r["bound_rel"] is None for r in summarize(subsample))
