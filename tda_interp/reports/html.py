@@ -201,7 +201,8 @@ def _context(report: ReportData) -> dict[str, Any]:
                         d,
                         max_bars=MAX_BARS,
                         template=_BLANK,
-                        title=f"checkpoint {labels[c]} · step {report.checkpoints[c].step}",
+                        title=f"checkpoint {labels[c]} · step {report.checkpoints[c].step}"
+                        + _approximation_note(report.bound_rel(labels[c], layer, view)),
                     )
                 )
                 for c, d in enumerate(diagrams)
@@ -237,6 +238,15 @@ def _context(report: ReportData) -> dict[str, Any]:
         "plotlyjs": Markup(plotlyjs),  # trusted library code, not user input
         "data_json": Markup(script_json(data)),  # every "<", ">", "&" escaped in script_json
     }
+
+
+def _approximation_note(bound_rel: float | None) -> str:
+    """Barcode title suffix for approximate diagrams ('' when exact)."""
+    if bound_rel is None:
+        return " · uniform subsample of the points: no certified bound"
+    if bound_rel == 0.0:
+        return ""
+    return f" · approximate: within {bound_rel:.1%} of the diameter of the exact diagram (d_B)"
 
 
 def render_html(report: ReportData) -> str:

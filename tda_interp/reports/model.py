@@ -102,12 +102,17 @@ class BettiCurves:
 
 @dataclass(frozen=True, eq=True)
 class DiagramEntry:
-    """The stored diagram of one (checkpoint, layer, view)."""
+    """The stored diagram of one (checkpoint, layer, view).
+
+    ``bound_rel`` is its certified bottleneck distance to the exact diagram over the diameter:
+    0 when exact, None when unknown (a uniform subsample).
+    """
 
     checkpoint: str
     layer: str
     view: str
     diagram: Diagram
+    bound_rel: float | None = 0.0
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,13 @@ class ReportData:
     def checkpoint_labels(self) -> tuple[str, ...]:
         """Checkpoint labels in training order."""
         return tuple(c.label for c in self.checkpoints)
+
+    def bound_rel(self, checkpoint: str, layer: str, view: str) -> float | None:
+        """Certified relative bound of one stored diagram (0 when exact, None if unknown)."""
+        for e in self.diagrams:
+            if (e.checkpoint, e.layer, e.view) == (checkpoint, layer, view):
+                return e.bound_rel
+        return None
 
     def diagram(self, checkpoint: str, layer: str, view: str) -> Diagram | None:
         """The diagram of one (checkpoint, layer, view), ``None`` if it is missing."""
@@ -219,6 +231,7 @@ class ReportData:
                     "view": e.view,
                     "scale": e.diagram.scale,
                     "n_points": e.diagram.n_points,
+                    "bound_rel": e.bound_rel,
                     "pairs": [
                         [[float(b), None if math.isinf(d) else float(d)] for b, d in p]
                         for p in e.diagram.pairs
@@ -286,6 +299,7 @@ class ReportData:
                             scale=float(e["scale"]),
                             n_points=int(e["n_points"]),
                         ),
+                        bound_rel=None if e.get("bound_rel") is None else float(e["bound_rel"]),
                     )
                     for e in data["diagrams"]
                 ),
@@ -418,7 +432,13 @@ def build_report(run_dir: str | os.PathLike[str], *, title: str | None = None) -
             betti.append(BettiCurves(layer=layer, view=view, curves=tuple(per_dim)))
 
     diagrams = tuple(
-        DiagramEntry(checkpoint=c.label, layer=layer, view=view, diagram=by_key[key].diagram)
+        DiagramEntry(
+            checkpoint=c.label,
+            layer=layer,
+            view=view,
+            diagram=by_key[key].diagram,
+            bound_rel=_bound_rel(by_key[key].diagram),
+        )
         for c in ckpts
         for layer in layers
         for view in views
@@ -443,3 +463,11 @@ def build_report(run_dir: str | os.PathLike[str], *, title: str | None = None) -
         diagrams=diagrams,
         missing=missing,
     )
+
+
+def _bound_rel(diagram: Diagram) -> float | None:
+    meta = diagram.meta
+    if "bottleneck_bound_rel" not in meta:  # written before bounds were stored: exact unless
+        return None if meta.get("subsampled") or meta.get("approximate") else 0.0
+    value = meta["bottleneck_bound_rel"]
+    return None if value is None else float(value)

@@ -271,3 +271,29 @@ def test_json_infinite_bar_is_null(report: ReportData) -> None:
 def test_from_dict_rejects_other_json() -> None:
     with pytest.raises(RunDirError, match="render_json"):
         ReportData.from_dict({"title": "x"})
+
+
+def test_approximate_barcodes_carry_their_bound(tmp_path: Path) -> None:
+    params = {"layers": ["fc"], "views": ["raw"], "maxdim": 1, "max_points": None}
+    writer = RunWriter(tmp_path, params=params)
+    rng = np.random.default_rng(3)
+    t = rng.uniform(0, 2 * np.pi, 200)
+    X = np.c_[np.cos(t), np.sin(t)] + 0.02 * rng.normal(size=(200, 2))
+    kinds = {
+        "exact": vietoris_rips(X, backend="ripser"),
+        "landmarks": vietoris_rips(X, backend="ripser", n_landmarks=30),
+        "subsample": vietoris_rips(X, backend="ripser", max_points=50),
+    }
+    for step, (label, dgm) in enumerate(kinds.items()):
+        writer.add_checkpoint(label, step)
+        writer.write(label, "fc", "raw", dgm, step=step)
+    report = build_report(tmp_path)
+    bound = kinds["landmarks"].meta["bottleneck_bound_rel"]
+    assert report.bound_rel("exact", "fc", "raw") == 0.0
+    assert report.bound_rel("landmarks", "fc", "raw") == bound > 0
+    assert report.bound_rel("subsample", "fc", "raw") is None
+    assert ReportData.from_dict(json.loads(render_json(report))) == report
+    page = render_html(report)
+    assert f"approximate: within {bound:.1%} of the diameter" in page
+    assert "uniform subsample of the points: no certified bound" in page
+    assert page.count("approximate: within") == 1
