@@ -53,9 +53,11 @@ def summarize(diagram: Diagram, *, long_bar: float = DEFAULT_LONG_BAR) -> list[d
         lifetime exceeds ``long_bar``); ``max_persistence`` (absolute);
         ``max_rel_persistence``, ``second_rel_persistence``, ``total_rel_persistence``
         (relative to the scale); ``entropy``; ``scale``; ``n_points``; ``bound_rel``, the
-        certified bottleneck distance to the exact diagram over the diameter (0 when exact,
-        None when unknown: a uniform subsample, or a diagram without ``meta``; a bar whose
-        relative lifetime exceeds ``2 * bound_rel`` has a partner in the exact diagram); and
+        certified bottleneck distance to the exact diagram over (a lower bound of) the full
+        cloud's diameter: 0 when exact, None when unknown (a uniform subsample, or a diagram
+        without ``meta``). A bar longer than twice the absolute ``meta["bottleneck_bound"]``
+        has a partner in the exact diagram (``scale``, the landmarks' diameter, can be smaller
+        than the full cloud's, so compare absolute lifetimes); and
         ``betti_at_<t>``, the Betti number at relative filtration value ``t``, for each ``t`` in
         :data:`BETTI_SCALES`. When the diagram carries significance calls
         (``meta["significance"]``, see :func:`tda_interp.homology.significance`), also

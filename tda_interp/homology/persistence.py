@@ -336,7 +336,7 @@ def vietoris_rips(
             max_landmarks=max(fits, 2),
             min_landmarks=2 * maxdim + 2,
         )
-        if lm.bottleneck_bound_rel > max_bound_rel:
+        if lm.bottleneck_bound_rel > max_bound_rel * (1.0 + 1e-9):  # reached the budget's cap
             raise HomologyError(
                 f"A certified bound of {max_bound_rel:.3g} of the diameter{where} needs more "
                 f"than the {lm.n_landmarks} landmarks that fit in the memory budget of "

@@ -5,7 +5,9 @@ centre ``i`` is joined to every point, hence to every simplex), so every bar but
 essential H0 class has died by ``r_enc``. Stopping the filtration at ``t < r_enc`` changes the
 diagram in two ways only: bars alive at ``t`` lose their death, which lies in ``(t, r_enc]``,
 and bars born after ``t`` are missing, each of persistence below ``r_enc - t``. Giving the
-first kind the death ``(t + r_enc) / 2`` and matching the second kind to the diagonal gives::
+first kind the death ``(t + r_enc) / 2`` and matching the second kind to the diagonal gives
+(also when a backend leaves out edges of length exactly ``t``: deaths then lie in
+``[t, r_enc]``)::
 
     d_B(completed truncated diagram, full diagram) <= (r_enc - t) / 2
 
@@ -24,6 +26,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from tda_interp.exceptions import ConfigError
 from tda_interp.homology.backends import rips_from_distances
+from tda_interp.homology.distances import check_distance_matrix
 
 __all__ = ["enclosing_radius", "truncated_rips"]
 
@@ -91,7 +94,7 @@ def truncated_rips(
         isinstance(max_bound, (int, float, np.floating)) and max_bound >= 0
     ):
         raise ConfigError(f"Expected max_bound >= 0, got {max_bound!r}.")
-    M = np.asarray(D, dtype=np.float64)  # rips_from_distances checks it
+    M = check_distance_matrix(D)  # r_enc of the matrix the backend will see
     r_enc = enclosing_radius(M)
     if not np.isfinite(r_enc):  # no point reaches every other one: no cone, no truncation
         dgms = rips_from_distances(M, maxdim=maxdim, backend=backend, coeff=coeff)

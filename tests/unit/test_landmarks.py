@@ -319,10 +319,21 @@ def test_landmarks_within_big_clouds_use_the_covering_bound(
 
     monkeypatch.setattr(mod, "SEARCH_DENSE_MAX", 100)
     X = _noisy_circle_hd(300, 2, 0.0)  # a clean circle: the covering bound is good enough
-    lm = landmarks_within(X, 0.1)
-    assert lm.covering_bound <= 0.1 * lm.diameter_lower
-    assert lm.bottleneck_bound_rel <= 0.1
-    assert lm.n_landmarks < 300
+    for metric in ("euclidean", "cosine"):
+        lm = landmarks_within(X + 2.0, 0.1, metric=metric)  # type: ignore[arg-type]
+        assert lm.covering_bound <= 0.1 * lm.diameter_lower
+        assert lm.bottleneck_bound_rel <= 0.1  # judged by its own certified bracket
+        assert lm.n_landmarks < 300
+    assert landmarks_within(X, 0.9, min_landmarks=12).n_landmarks >= 12
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_landmarks_within_diameter_bracket_is_certified(metric: str) -> None:
+    X = _noisy_circle_hd(300, 16, 0.1) + 1.0
+    lm = landmarks_within(X, 0.05, metric=metric)  # type: ignore[arg-type]
+    true = float(distance_matrix(X, metric=metric).max())
+    assert lm.diameter_lower <= true * (1 + 1e-12)
+    assert true <= lm.diameter_upper * (1 + 1e-12)
 
 
 def test_landmarks_within_bad_arguments() -> None:
