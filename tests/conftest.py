@@ -99,3 +99,21 @@ def _isolated_diagram_cache(
 ) -> None:
     """Every test gets its own empty diagram cache, never the user's ~/.cache."""
     monkeypatch.setenv("TDA_INTERP_CACHE", str(tmp_path_factory.mktemp("diagram-cache")))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With ``TDA_INTERP_NO_SKIPS=1`` (``make test``, hence CI) a skipped test fails the run.
+
+    ``make test`` installs every extra the optional tests import, so a skip there means a broken
+    install, not a missing option: it must not pass as green.
+    """
+    import os
+
+    if os.environ.get("TDA_INTERP_NO_SKIPS") != "1":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    if skipped and session.exitstatus == pytest.ExitCode.OK:
+        reasons = sorted({str(r.longrepr[-1]) for r in skipped if isinstance(r.longrepr, tuple)})
+        print(f"\nTDA_INTERP_NO_SKIPS=1: {len(skipped)} test(s) skipped: {reasons}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

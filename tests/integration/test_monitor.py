@@ -190,7 +190,7 @@ def _final_diagram_matches(run_dir: Path, label: str, model: nn.Module, inputs, 
 
 @pytest.mark.slow
 def test_lightning_callback(tmp_path: Path) -> None:
-    pl = pytest.importorskip("lightning.pytorch")
+    pl = pytest.importorskip("lightning.pytorch", reason="the lightning extra is not installed")
     from tda_interp.monitor import TopologyLightningCallback
 
     class Module(pl.LightningModule):  # type: ignore[misc,name-defined]
@@ -233,8 +233,10 @@ def test_lightning_callback(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_hf_trainer_callback(tmp_path: Path) -> None:
-    transformers = pytest.importorskip("transformers")
-    pytest.importorskip("accelerate")
+    transformers = pytest.importorskip("transformers", reason="the hf extra is not installed")
+    pytest.importorskip(
+        "accelerate", reason="the hf extra (Trainer needs accelerate) is not installed"
+    )
     from tda_interp.monitor import TopologyTrainerCallback
 
     config = transformers.BertConfig(
