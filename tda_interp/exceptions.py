@@ -14,6 +14,13 @@ working::
     └── RunDirError (RuntimeError)          a run directory is missing, corrupt or incompatible
 
     TdaInterpWarning (UserWarning)          odd but legal input
+
+A :class:`ConfigError` raised while checking an option carries the option's name and what was
+expected (``key``, ``expected``, ``received``), so that a config reader can restate it in the
+file's words. A :class:`TdaInterpWarning` carries a ``kind``: warnings of one kind raised for
+many results of a run are said once, with a count and the first places
+(:class:`tda_interp.execution.WarningLog`). :func:`with_context` adds where an error happened
+(checkpoint, layer, view) once, at the layer that knows it.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ __all__ = [
     "SiteNotFoundError",
     "TdaInterpError",
     "TdaInterpWarning",
+    "with_context",
 ]
 
 
@@ -36,11 +44,41 @@ class TdaInterpError(Exception):
 
 
 class ConfigError(TdaInterpError, ValueError):
-    """A configuration file or argument has a wrong or missing value."""
+    """A configuration file or argument has a wrong or missing value.
+
+    Parameters
+    ----------
+    message : str
+    key, expected, received, reason, hint : optional
+        For a bad option value: its name, a description of the allowed values, the value
+        received, why it was refused and how to fix it (kept as attributes).
+    section : str, optional
+        The config section the option was read from.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        key: str | None = None,
+        expected: str | None = None,
+        received: str | None = None,
+        reason: str | None = None,
+        hint: str = "",
+        section: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.section = section
+        self.key = key
+        self.expected = expected
+        self.received = received
+        self.reason = reason
+        self.hint = hint
 
 
-class SiteNotFoundError(TdaInterpError, LookupError):
-    """A requested module path or pattern matches no module of the model."""
+class SiteNotFoundError(TdaInterpError, KeyError):
+    """A requested module path or pattern matches no module of the model, or a cloud name is
+    not in a :class:`~tda_interp.hooks.Capture` (a ``KeyError``, as a mapping raises)."""
 
     def __str__(self) -> str:  # LookupError/KeyError would repr() the message
         return str(self.args[0]) if self.args else ""
@@ -67,4 +105,32 @@ class RunDirError(TdaInterpError, RuntimeError):
 
 
 class TdaInterpWarning(UserWarning):
-    """Odd but legal input, e.g. duplicate points or dropped non-finite rows."""
+    """Odd but legal input, e.g. duplicate points or dropped non-finite rows.
+
+    Parameters
+    ----------
+    message : str
+    kind : str, optional
+        What the warning is about, independent of the numbers in the message
+        (``"duplicate-points"``); warnings of one kind are grouped. Defaults to the message.
+    """
+
+    def __init__(self, message: str = "", *, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind or message
+
+
+def with_context(err: TdaInterpError, where: str) -> TdaInterpError:
+    """A copy of ``err`` (same class, same attributes) whose message starts with ``where``.
+
+    Raise it ``from err`` at the layer that knows where the failure happened.
+
+    Examples
+    --------
+    >>> str(with_context(ActivationError("3 points contain NaN."), "checkpoint 'step_1'"))
+    "checkpoint 'step_1': 3 points contain NaN."
+    """
+    new = type(err).__new__(type(err))
+    Exception.__init__(new, f"{where}: {err}")
+    new.__dict__.update(err.__dict__)
+    return new

@@ -1,0 +1,195 @@
+"""Significance calls, summaries and execution: the ``[significance]``, ``[summary]`` and
+``[execution]`` sections."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal, TypeAlias
+
+from tda_interp.exceptions import ConfigError
+from tda_interp.options._base import Check, Interval, OneOf, Options
+
+__all__ = [
+    "DEFAULT_LONG_BAR",
+    "ExecutionOptions",
+    "ProgressCallback",
+    "SignificanceMethod",
+    "SignificanceOptions",
+    "SummaryOptions",
+    "parse_executor",
+]
+
+SignificanceMethod: TypeAlias = Literal["gaussian", "subsample"]
+
+#: Default threshold on the relative lifetime (fraction of the cloud's diameter) above which a
+#: bar counts as long-lived. Bars of Gaussian noise clouds of a few hundred points rarely exceed
+#: 0.15 of the diameter; a clean circle's H1 bar is about 0.87 of it.
+DEFAULT_LONG_BAR = 0.25
+
+#: ``progress(description, done, total)``, called before work starts and after each result.
+ProgressCallback: TypeAlias = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignificanceOptions(Options):
+    """How every bar is called significant or noise: the ``[significance]`` section.
+
+    A run makes calls when it is given these options (a ``[significance]`` section in a
+    config), and none without. See :func:`tda_interp.homology.significance` for the methods.
+
+    Parameters
+    ----------
+    method : {"gaussian", "subsample"}, default "gaussian"
+        Matched-Gaussian Monte Carlo test, or the subsampling band of Fasy et al. (2014).
+    n_null : int, default 19
+        Null clouds (or subsamples): that many extra Vietoris-Rips computations per diagram.
+        The smallest p-value is ``1 / (n_null + 1)``.
+    alpha : float, default 0.05
+        Family-wise level per dimension.
+    subsample_size : int or None, default None
+        Points per subsample for ``"subsample"``; ``None``: half the cloud.
+
+    Examples
+    --------
+    >>> SignificanceOptions(n_null=39, alpha=0.025).n_null
+    39
+    """
+
+    method: SignificanceMethod = "gaussian"
+    n_null: int = 19
+    alpha: float = 0.05
+    subsample_size: int | None = None
+
+    _constraints: ClassVar[dict[str, tuple[Any, ...]]] = {
+        "method": (OneOf(("gaussian", "subsample")),),
+        "n_null": (Interval(int, 1, None),),
+        "alpha": (Interval(float, 0, 1, closed="neither"),),
+        "subsample_size": (Interval(int, 2, None), None),
+    }
+    _hints: ClassVar[dict[str, str]] = {
+        "n_null": "With alpha=0.05 use 19 or more (the smallest p-value is 1 / (n_null + 1)).",
+        "alpha": "E.g. 0.05.",
+        "method": "'gaussian': matched Gaussian null; 'subsample': Fasy et al. band.",
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class SummaryOptions(Options):
+    """How diagrams are summarised in tables and reports: the ``[summary]`` section.
+
+    Parameters
+    ----------
+    long_bar : float, default 0.25
+        Relative lifetime (fraction of the cloud's diameter) above which a bar counts as
+        long-lived (the ``n_long`` column).
+
+    Examples
+    --------
+    >>> SummaryOptions(long_bar=0.3).long_bar
+    0.3
+    """
+
+    long_bar: float = DEFAULT_LONG_BAR
+
+    _constraints: ClassVar[dict[str, tuple[Any, ...]]] = {
+        "long_bar": (Interval(float, 0, None),),
+    }
+
+
+def parse_executor(spec: str) -> tuple[str, Any]:
+    """Read an executor spec: ``("auto", None)``, ``("serial", None)``,
+    ``("processes", N or None)`` or ``("dask", address)``.
+
+    Examples
+    --------
+    >>> parse_executor("processes:2"), parse_executor("dask:tcp://127.0.0.1:8786")
+    (('processes', 2), ('dask', 'tcp://127.0.0.1:8786'))
+    """
+    text = spec.strip()
+    if text in ("auto", "serial", "processes"):
+        return text, None
+    if text.startswith("processes:"):
+        try:
+            n = int(text.split(":", 1)[1])
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise ConfigError(f"Executor {spec!r}: expected 'processes:N' with N >= 1.")
+        return "processes", n
+    if text.startswith("dask:") and text.split(":", 1)[1]:
+        return "dask", text.split(":", 1)[1]
+    raise ConfigError(
+        f"Unknown executor {spec!r}; expected 'auto', 'serial', 'processes', 'processes:N' or "
+        "'dask:ADDRESS'."
+    )
+
+
+def _executor(value: Any) -> Any:
+    if isinstance(value, str):
+        parse_executor(value)
+        return value.strip()
+    if callable(getattr(value, "imap", None)) and callable(getattr(value, "close", None)):
+        return value
+    raise TypeError
+
+
+def _cache(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str | Path):
+        return Path(value).expanduser()
+    if callable(getattr(value, "get", None)) and callable(getattr(value, "put", None)):
+        return value  # a DiagramCache
+    raise TypeError
+
+
+def _callable(value: Any) -> Any:
+    if not callable(value):
+        raise TypeError
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutionOptions(Options):
+    """How the work of a run is carried out and reported, never what it computes: the
+    ``[execution]`` section. None of these options is part of a run's parameters.
+
+    Parameters
+    ----------
+    executor : str or Executor, default "auto"
+        Where independent (layer, view) tasks run: ``"auto"`` (worker processes when the
+        clouds are big enough to pay for them), ``"serial"``, ``"processes"``,
+        ``"processes:N"``, ``"dask:ADDRESS"``, or an executor object (used as is, not closed).
+    cache : bool, path or DiagramCache, default True
+        Content-addressed diagram cache: ``True`` the default folder (``$TDA_INTERP_CACHE`` or
+        ``~/.cache/tda-interp``), a folder (relative to the config file in a config), or
+        ``False``.
+    progress : callable or None, default None
+        ``progress(description, done, total)`` after each result (the command line draws a
+        progress bar with it; ``-q`` turns it off).
+
+    Examples
+    --------
+    >>> ExecutionOptions(executor="processes:2", cache=False).executor
+    'processes:2'
+    """
+
+    executor: Any = "auto"
+    cache: Any = True
+    progress: ProgressCallback | None = None
+
+    _constraints: ClassVar[dict[str, tuple[Any, ...]]] = {
+        "executor": (
+            Check(
+                _executor,
+                "'auto', 'serial', 'processes', 'processes:N', 'dask:ADDRESS' or an executor",
+            ),
+        ),
+        "cache": (Check(_cache, "true, false, a folder or a DiagramCache"),),
+        "progress": (Check(_callable, "a callable"), None),
+    }
+    _not_params: ClassVar[frozenset[str]] = frozenset({"executor", "cache", "progress"})
+    _toml_paths: ClassVar[frozenset[str]] = frozenset({"cache"})
+    _python_only: ClassVar[frozenset[str]] = frozenset({"progress"})
