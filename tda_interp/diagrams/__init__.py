@@ -2,11 +2,15 @@
 
 from tda_interp.diagrams.betti import betti_curve, betti_number, shared_grid
 from tda_interp.diagrams.diagram import Diagram, from_giotto, to_giotto
+from tda_interp.diagrams.provenance import Certificate, CostEstimate, Provenance
 from tda_interp.diagrams.summaries import DEFAULT_LONG_BAR, persistent_entropy, summarize
 
 __all__ = [
+    "Certificate",
+    "CostEstimate",
     "DEFAULT_LONG_BAR",
     "Diagram",
+    "Provenance",
     "betti_curve",
     "betti_number",
     "from_giotto",

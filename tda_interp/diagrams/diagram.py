@@ -25,12 +25,12 @@ are comparable across layers and checkpoints whose activations differ in norm.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from tda_interp.diagrams.provenance import Provenance
 from tda_interp.exceptions import ActivationError
 
 __all__ = ["Diagram", "from_giotto", "to_giotto"]
@@ -71,8 +71,10 @@ class Diagram:
         at least two distinct points; used for relative lifetimes.
     n_points : int
         Number of points of the cloud the diagram was computed from.
-    meta : dict
-        Free-form provenance (backend, view, landmarking...), JSON-serialisable.
+    provenance : Provenance or None
+        How it was computed (view, metric, backend, points used of total, approximation and
+        its certificate, cost estimate); ``None`` for a diagram built by hand or read from
+        another library. Not compared by ``==``.
 
     Examples
     --------
@@ -86,7 +88,7 @@ class Diagram:
     pairs: tuple[FloatArray, ...]
     scale: float = 1.0
     n_points: int = 0
-    meta: dict[str, Any] = field(default_factory=dict)
+    provenance: Provenance | None = None
 
     def __post_init__(self) -> None:
         pairs = tuple(_as_pairs(p, k) for k, p in enumerate(self.pairs))
@@ -97,6 +99,11 @@ class Diagram:
         object.__setattr__(self, "n_points", int(self.n_points))
         if not np.isfinite(self.scale) or self.scale < 0:
             raise ActivationError(f"A diagram's scale must be finite and >= 0, got {self.scale}.")
+        if self.provenance is not None and not isinstance(self.provenance, Provenance):
+            raise ActivationError(
+                f"Expected provenance to be a Provenance or None, got "
+                f"{type(self.provenance).__name__}."
+            )
 
     # ------------------------------------------------------------------ basic views
     @property
@@ -173,22 +180,15 @@ class Diagram:
         *,
         scale: float = 1.0,
         n_points: int = 0,
-        meta: dict[str, Any] | None = None,
+        provenance: Provenance | None = None,
     ) -> Diagram:
         """Build a diagram from ripser.py's ``result["dgms"]`` list."""
         return cls(
             pairs=tuple(np.asarray(d, dtype=np.float64) for d in dgms),
             scale=scale,
             n_points=n_points,
-            meta=dict(meta or {}),
+            provenance=provenance,
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Arrays and scalars for storage: ``{"dgm_0": ..., "scale": ..., ...}``."""
-        out: dict[str, Any] = {f"dgm_{k}": np.array(p) for k, p in enumerate(self.pairs)}
-        out["scale"] = self.scale
-        out["n_points"] = self.n_points
-        return out
 
 
 def to_giotto(

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tda_interp.diagrams.betti import betti_curve
 from tda_interp.diagrams.diagram import Diagram
+from tda_interp.options.run import DEFAULT_LONG_BAR, SummaryOptions
+
+if TYPE_CHECKING:
+    from tda_interp.homology.significance import SignificanceResult
 
 __all__ = ["BETTI_SCALES", "DEFAULT_LONG_BAR", "persistent_entropy", "summarize"]
-
-#: Default threshold on the relative lifetime (fraction of the cloud's diameter) above which a
-#: bar counts as long-lived. Bars of Gaussian noise clouds of a few hundred points rarely exceed
-#: 0.15 of the diameter; a clean circle's H1 bar is about 0.87 of it.
-DEFAULT_LONG_BAR = 0.25
 
 #: Relative filtration values (fractions of the diameter) at which :func:`summarize` reports
 #: Betti numbers, as columns ``betti_at_0.10``, ``betti_at_0.25``, ``betti_at_0.50``.
@@ -37,14 +36,25 @@ def persistent_entropy(lifetimes: np.ndarray) -> float:
     return float(-(p * np.log(p)).sum())
 
 
-def summarize(diagram: Diagram, *, long_bar: float = DEFAULT_LONG_BAR) -> list[dict[str, Any]]:
+def summarize(
+    diagram: Diagram,
+    options: SummaryOptions | None = None,
+    *,
+    significance: SignificanceResult | None = None,
+    **overrides: Any,
+) -> list[dict[str, Any]]:
     """One row of summaries per homology dimension.
 
     Parameters
     ----------
     diagram : Diagram
-    long_bar : float, default 0.25
-        Relative-lifetime threshold for ``n_long``.
+    options : SummaryOptions, optional
+    significance : SignificanceResult, optional
+        Calls on the bars of ``diagram`` (see :func:`tda_interp.homology.significance`); adds
+        ``n_significant``.
+    **overrides
+        Fields of :class:`~tda_interp.options.SummaryOptions`: ``long_bar`` (default 0.25),
+        the relative-lifetime threshold of ``n_long``.
 
     Returns
     -------
@@ -55,12 +65,11 @@ def summarize(diagram: Diagram, *, long_bar: float = DEFAULT_LONG_BAR) -> list[d
         (relative to the scale); ``entropy``; ``scale``; ``n_points``; ``bound_rel``, the
         certified bottleneck distance to the exact diagram over (a lower bound of) the full
         cloud's diameter: 0 when exact, None when unknown (a uniform subsample, or a diagram
-        without ``meta``). A bar longer than twice the absolute ``meta["bottleneck_bound"]``
-        has a partner in the exact diagram (``scale``, the landmarks' diameter, can be smaller
-        than the full cloud's, so compare absolute lifetimes); and
-        ``betti_at_<t>``, the Betti number at relative filtration value ``t``, for each ``t`` in
-        :data:`BETTI_SCALES`. When the diagram carries significance calls
-        (``meta["significance"]``, see :func:`tda_interp.homology.significance`), also
+        without provenance). A bar longer than twice the absolute bound
+        (``diagram.provenance.certificate.bound``) has a partner in the exact diagram
+        (``scale``, the landmarks' diameter, can be smaller than the full cloud's, so compare
+        absolute lifetimes); ``betti_at_<t>``, the Betti number at relative filtration value
+        ``t``, for each ``t`` in :data:`BETTI_SCALES`; with ``significance``, also
         ``n_significant``.
 
     Examples
@@ -68,11 +77,14 @@ def summarize(diagram: Diagram, *, long_bar: float = DEFAULT_LONG_BAR) -> list[d
     >>> d = Diagram(pairs=[[[0.0, np.inf], [0.0, 1.0]], [[0.5, 2.0]]], scale=4.0, n_points=2)
     >>> summarize(d)[1]["n_long"]
     1
+    >>> summarize(d, long_bar=0.5)[1]["n_long"]
+    0
     """
+    opts = SummaryOptions.resolve(options, overrides, caller="summarize()")
     rows = []
-    calls = diagram.meta.get("significance") or {}
-    bound = diagram.meta.get("bottleneck_bound_rel")
-    bound_rel = None if bound is None else float(bound)
+    provenance = diagram.provenance
+    bound_rel = None if provenance is None else provenance.certificate.bound_rel
+    calls = None if significance is None else significance.n_significant
     for k in range(diagram.maxdim + 1):
         life = diagram.lifetimes(k)
         rel = diagram.lifetimes(k, relative=True)
@@ -81,7 +93,7 @@ def summarize(diagram: Diagram, *, long_bar: float = DEFAULT_LONG_BAR) -> list[d
                 "dim": k,
                 "n_bars": int(life.size),
                 "n_infinite": diagram.n_infinite(k),
-                "n_long": int((rel > long_bar).sum()),
+                "n_long": int((rel > opts.long_bar).sum()),
                 "max_persistence": float(life[0]) if life.size else 0.0,
                 "max_rel_persistence": float(rel[0]) if rel.size else 0.0,
                 "second_rel_persistence": float(rel[1]) if rel.size > 1 else 0.0,
@@ -89,7 +101,7 @@ def summarize(diagram: Diagram, *, long_bar: float = DEFAULT_LONG_BAR) -> list[d
                 "entropy": persistent_entropy(life),
                 "scale": diagram.scale,
                 "n_points": diagram.n_points,
-                "bound_rel": bound_rel,
+                "bound_rel": None if bound_rel is None else float(bound_rel),
             }
             | {
                 f"betti_at_{t:.2f}": int(b)
@@ -97,6 +109,6 @@ def summarize(diagram: Diagram, *, long_bar: float = DEFAULT_LONG_BAR) -> list[d
                     BETTI_SCALES, betti_curve(diagram, k, np.array(BETTI_SCALES)), strict=True
                 )
             }
-            | ({"n_significant": int(calls["n_significant"][k])} if calls else {})
+            | ({"n_significant": int(calls[k])} if calls is not None else {})
         )
     return rows

@@ -22,8 +22,18 @@ from tda_interp.homology.landmarks import (
     maxmin_landmarks,
     pca_residual_bound,
 )
-from tda_interp.homology.persistence import DEFAULT_MEMORY_BUDGET, check_cloud, vietoris_rips
-from tda_interp.homology.significance import SignificanceResult, significance
+from tda_interp.homology.persistence import (
+    DEFAULT_MEMORY_BUDGET,
+    check_cloud,
+    check_input,
+    compute_diagram,
+    vietoris_rips,
+)
+from tda_interp.homology.significance import (
+    SignificanceResult,
+    compute_significance,
+    significance,
+)
 from tda_interp.homology.truncation import enclosing_radius, truncated_rips
 from tda_interp.homology.views import (
     View,
@@ -47,6 +57,9 @@ __all__ = [
     "callable_view",
     "check_cloud",
     "check_distance_matrix",
+    "check_input",
+    "compute_diagram",
+    "compute_significance",
     "diameter_bounds",
     "distance_matrix",
     "enclosing_radius",

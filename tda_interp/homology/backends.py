@@ -32,13 +32,14 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from tda_interp.exceptions import ConfigError, HomologyError
 from tda_interp.homology.distances import check_distance_matrix
+from tda_interp.options.homology import MAX_MAXDIM, Backend
 
 __all__ = [
     "MAX_COEFF",
@@ -51,8 +52,6 @@ __all__ = [
     "rips_from_distances",
 ]
 
-Backend = Literal["auto", "gudhi", "giotto-ph", "ripser"]
-
 #: Concrete backends in order of preference (see :func:`auto_backend` for the measurements).
 _KNOWN = ("gudhi", "giotto-ph", "ripser")
 # gudhi's Ripser fork (behind RipsPersistence) lives in gudhi._ripser_ext; older gudhi lacks it
@@ -60,9 +59,6 @@ _MODULE = {"gudhi": "gudhi._ripser_ext", "giotto-ph": "gph", "ripser": "ripser"}
 
 #: Largest prime coefficient field each backend computes correctly (measured, see module doc).
 MAX_COEFF = {"gudhi": 65521, "giotto-ph": 127, "ripser": 127}
-
-#: Highest homology dimension accepted (H3 of a few hundred points is already hours).
-MAX_MAXDIM = 3
 
 FloatArray = NDArray[np.float64]
 

@@ -24,6 +24,7 @@ from tda_interp.exceptions import ActivationError
 
 __all__ = ["SYMMETRY_RTOL", "Metric", "check_distance_matrix", "distance_matrix"]
 
+#: Metrics of points (``"precomputed"`` is handled before any of them: the input is ``D``).
 Metric = Literal["euclidean", "cosine", "correlation", "abs_correlation"]
 
 #: Relative tolerance (to the largest finite distance) for asymmetry, nonzero diagonal entries

@@ -16,13 +16,13 @@ The calibration points are kept in :data:`CALIBRATION` so they can be re-measure
 from __future__ import annotations
 
 import math
-import re
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from tda_interp.diagrams.provenance import CostEstimate
 from tda_interp.exceptions import ConfigError
+from tda_interp.options.homology import parse_memory
 
 __all__ = ["CALIBRATION", "CostEstimate", "estimate_cost", "largest_affordable", "parse_memory"]
 
@@ -56,78 +56,7 @@ CALIBRATION: tuple[tuple[str, int, int, float, float], ...] = (
     ("giotto-ph", 2, 250, 1.04, 6.29e6),
 )
 
-_UNITS = {
-    "": 1,
-    "b": 1,
-    "kb": 10**3,
-    "mb": 10**6,
-    "gb": 10**9,
-    "tb": 10**12,
-    "kib": 2**10,
-    "mib": 2**20,
-    "gib": 2**30,
-    "tib": 2**40,
-    "k": 10**3,
-    "m": 10**6,
-    "g": 10**9,
-    "t": 10**12,
-}
-_MEMORY = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*$")
 _EXTRA_DIM_FACTOR_DIVISOR = 10.0
-
-
-def parse_memory(value: int | float | str) -> int:
-    """Parse a memory size: bytes as a number, or a string such as ``"2GB"``, ``"512 MiB"``.
-
-    ``KB``/``MB``/``GB``/``TB`` (and ``K``/``M``/``G``/``T``) are decimal powers of 1000;
-    ``KiB``/``MiB``/``GiB``/``TiB`` binary powers of 1024 (as in dask). Case-insensitive.
-
-    Examples
-    --------
-    >>> parse_memory("2GB"), parse_memory("1.5 GiB"), parse_memory(1000)
-    (2000000000, 1610612736, 1000)
-    """
-    if isinstance(value, bool):
-        raise ConfigError(
-            f"Expected a memory size such as '4GB' or a number of bytes, got {value!r}."
-        )
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        number, unit = float(value), ""
-    else:
-        match = _MEMORY.match(str(value).lower())
-        if match is None or match.group(2) not in _UNITS:
-            raise ConfigError(
-                f"Cannot read the memory size {value!r}; expected a number of bytes or a "
-                "number with a unit, e.g. '4GB', '512MB', '1.5GiB'."
-            )
-        number, unit = float(match.group(1)), match.group(2)
-    if not math.isfinite(number) or number <= 0:
-        raise ConfigError(f"Expected a positive memory size, got {value!r}.")
-    return int(number * _UNITS[unit])
-
-
-@dataclass(frozen=True)
-class CostEstimate:
-    """Estimated peak memory and wall time of one Vietoris-Rips computation.
-
-    Attributes
-    ----------
-    memory_bytes : int
-        Peak memory above the process's baseline (distance matrices + backend).
-    seconds : float
-        Wall time on one core.
-    detail : dict
-        The parts (``distance_matrix_bytes``, ``backend_bytes``...), the fitted law and what it
-        was calibrated on; JSON-serialisable.
-    """
-
-    memory_bytes: int
-    seconds: float
-    detail: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict for a diagram's ``meta``."""
-        return {"memory_bytes": self.memory_bytes, "seconds": self.seconds, **self.detail}
 
 
 def _fit(backend: str, maxdim: int, column: int, last: int) -> tuple[float, float]:

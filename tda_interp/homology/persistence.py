@@ -1,13 +1,23 @@
 """Point cloud -> persistence diagram, with validation, a recorded view and a cost guard.
 
+Layers
+------
+:func:`vietoris_rips` is the public entry point: it checks its options (one
+:class:`~tda_interp.options.RipsOptions`) and its input once, then calls
+:func:`compute_diagram`, the layer below, which trusts both. Tasks, significance tests and
+runs call :func:`check_input` and :func:`compute_diagram` themselves, so nothing is checked (or
+warned about) twice.
+
 Large clouds
 ------------
 Before the filtration is built, :func:`tda_interp.homology.estimate.estimate_cost` estimates its
-peak memory. Above ``memory_budget`` (default :data:`DEFAULT_MEMORY_BUDGET`) and with
-``landmarks="auto"``, the diagram is computed on the largest set of max-min landmarks that fits
-(:func:`tda_interp.homology.landmarks.maxmin_landmarks`), with a :class:`TdaInterpWarning`; the
-diagram's ``meta`` then carries a certified bottleneck bound to the exact diagram. With
-``landmarks="never"`` such a cloud raises :class:`HomologyError` instead.
+peak memory. What happens above ``memory_budget`` depends on the approximation
+(:class:`~tda_interp.options.Approximation`): ``"auto"`` (and ``"subsample:N"`` after its
+subsample) computes the diagram on the largest set of max-min landmarks that fits
+(:func:`tda_interp.homology.landmarks.maxmin_landmarks`), with a :class:`TdaInterpWarning`;
+``"exact"``, ``"landmarks:N"`` and ``"bound:B"`` raise :class:`HomologyError` instead. The
+diagram's :class:`~tda_interp.diagrams.Provenance` carries the certified bottleneck bound to the
+exact diagram.
 
 Input checks
 ------------
@@ -16,27 +26,24 @@ Fewer than 2 points, NaN/Inf (unless dropped) and constant clouds (all points id
 merges at distance 0, a zero-length H0 bar that the backends leave out). Fewer than
 ``2 k + 2`` points warn for ``k = maxdim >= 1``: no flag complex on fewer vertices has a
 nonzero H_k (the smallest is the boundary of the ``(k + 1)``-dimensional cross-polytope), so
-H_maxdim comes back empty.
+H_maxdim comes back empty. Messages say nothing of where the cloud came from: a run adds its
+checkpoint, layer and view once.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from tda_interp.diagrams.diagram import Diagram
+from tda_interp.diagrams.provenance import Certificate, CostEstimate, Provenance
 from tda_interp.exceptions import ActivationError, ConfigError, HomologyError, TdaInterpWarning
 from tda_interp.homology.backends import resolve_backend, rips_from_distances
-from tda_interp.homology.distances import Metric, distance_matrix
-from tda_interp.homology.estimate import (
-    CostEstimate,
-    estimate_cost,
-    largest_affordable,
-    parse_memory,
-)
+from tda_interp.homology.distances import check_distance_matrix, distance_matrix
+from tda_interp.homology.estimate import estimate_cost, largest_affordable
 from tda_interp.homology.landmarks import (
     BOUND_CONVENTION,
     Landmarks,
@@ -47,25 +54,27 @@ from tda_interp.homology.landmarks import (
 )
 from tda_interp.homology.truncation import truncated_rips
 from tda_interp.homology.views import ViewLike, apply_view, parse_view
+from tda_interp.options.homology import DEFAULT_MEMORY_BUDGET, RipsOptions
 
 __all__ = [
     "DEFAULT_MEMORY_BUDGET",
-    "LandmarkPolicy",
     "check_cloud",
+    "check_input",
+    "compute_diagram",
     "uniform_subsample",
     "vietoris_rips",
 ]
 
-DEFAULT_MEMORY_BUDGET = "4GB"
-LandmarkPolicy = Literal["auto", "never", "always"]
 
-
-def uniform_subsample(
-    pts: NDArray[np.float64], max_points: int | None, seed: int
-) -> NDArray[np.float64]:
-    """The seeded uniform subsample ``vietoris_rips`` takes when ``max_points`` is exceeded.
+def uniform_subsample(pts: NDArray[Any], max_points: int | None, seed: int) -> NDArray[Any]:
+    """The seeded uniform subsample of ``approximation="subsample:N"``.
 
     Rows keep their order; the same ``(pts, max_points, seed)`` always gives the same rows.
+
+    Examples
+    --------
+    >>> uniform_subsample(np.arange(10.0)[:, None], 3, seed=0).ravel().tolist()
+    [5.0, 6.0, 9.0]
     """
     if max_points is None or len(pts) <= max_points:
         return pts
@@ -73,32 +82,15 @@ def uniform_subsample(
     return pts[np.sort(rng.choice(len(pts), size=max_points, replace=False))]
 
 
-def _where(site: str | None, checkpoint: str | None) -> str:
-    parts = []
-    if site is not None:
-        parts.append(f"layer {site!r}")
-    if checkpoint is not None:
-        parts.append(f"checkpoint {checkpoint!r}")
-    return (" from " + ", ".join(parts)) if parts else ""
-
-
-def check_cloud(
-    X: ArrayLike,
-    *,
-    drop_nonfinite: bool = False,
-    site: str | None = None,
-    checkpoint: str | None = None,
-) -> NDArray[np.float64]:
+def check_cloud(X: ArrayLike, *, nonfinite: str = "raise") -> NDArray[np.float64]:
     """Validate a point cloud and return it as float64.
 
     Parameters
     ----------
     X : array-like of shape (n_points, n_features)
-    drop_nonfinite : bool, default False
-        Drop rows holding NaN or Inf (with a :class:`TdaInterpWarning` saying how many)
-        instead of raising.
-    site, checkpoint : str, optional
-        Where the cloud came from, for messages.
+    nonfinite : {"raise", "drop"}, default "raise"
+        Rows holding NaN or Inf raise, or are dropped with a :class:`TdaInterpWarning` saying
+        how many.
 
     Returns
     -------
@@ -107,8 +99,8 @@ def check_cloud(
     Raises
     ------
     ActivationError
-        Wrong shape, NaN/Inf (unless ``drop_nonfinite``), fewer than 2 points, or all points
-        identical (a constant cloud has no topology, and its diagram no scale).
+        Wrong shape, NaN/Inf (unless dropped), fewer than 2 points, or all points identical
+        (a constant cloud has no topology, and its diagram no scale).
 
     Warns
     -----
@@ -120,59 +112,79 @@ def check_cloud(
     >>> check_cloud([[0, 0], [1, 0], [0, 1]]).dtype
     dtype('float64')
     """
-    return _check_cloud(X, drop_nonfinite, site, checkpoint, stacklevel=3)
-
-
-def _check_cloud(
-    X: ArrayLike,
-    drop_nonfinite: bool,
-    site: str | None,
-    checkpoint: str | None,
-    *,
-    stacklevel: int,
-) -> NDArray[np.float64]:
-    where = _where(site, checkpoint)
     pts = np.asarray(X, dtype=np.float64)
     if pts.ndim != 2:
         raise ActivationError(
-            f"Expected a point cloud of shape (n_points, n_features){where}, got shape "
-            f"{pts.shape}; reduce sequence outputs first (reduction='flatten' or 'mean')."
+            f"Expected a point cloud of shape (n_points, n_features), got shape {pts.shape}; "
+            "reduce sequence outputs first (reduction='flatten' or 'mean')."
         )
     bad = ~np.isfinite(pts).all(axis=1)
     if bad.any():
-        if not drop_nonfinite:
+        if nonfinite != "drop":
             raise ActivationError(
-                f"{int(bad.sum())} of {len(pts)} points{where} contain NaN or Inf (first at "
-                f"row {int(np.flatnonzero(bad)[0])}); fix the model or pass "
-                "drop_nonfinite=True to drop those points."
+                f"{int(bad.sum())} of {len(pts)} points contain NaN or Inf (first at row "
+                f'{int(np.flatnonzero(bad)[0])}); fix the model, or pass nonfinite="drop" to '
+                "drop those points."
             )
         warnings.warn(
-            f"Dropped {int(bad.sum())} of {len(pts)} points{where} that contain NaN or Inf.",
-            TdaInterpWarning,
-            stacklevel=stacklevel,
+            TdaInterpWarning(
+                f"Dropped {int(bad.sum())} of {len(pts)} points that contain NaN or Inf "
+                '(nonfinite="drop").',
+                kind="nonfinite-dropped",
+            ),
+            stacklevel=3,
         )
         pts = pts[~bad]
     if len(pts) < 2:
         raise ActivationError(
-            f"Expected at least 2 points{where} to compute persistence, got {len(pts)}; "
-            "give more probe inputs."
+            f"Expected at least 2 points to compute persistence, got {len(pts)}; give more "
+            "probe inputs."
         )
     n_distinct = _n_distinct_rows(pts)
     if n_distinct == 1:
         raise ActivationError(
-            f"All {len(pts)} points{where} are identical (a constant cloud: a dead or saturated "
-            "layer, or identical probe inputs); its diagram is empty and has no scale. Check "
-            "the layer and the probe set, or leave this layer out."
+            f"All {len(pts)} points are identical (a constant cloud: a dead or saturated layer, "
+            "or identical probe inputs); its diagram is empty and has no scale. Check the layer "
+            "and the probe set, or leave this layer out."
         )
     if n_distinct < len(pts):
         warnings.warn(
-            f"{len(pts) - n_distinct} of {len(pts)} points{where} duplicate another point "
-            f"({n_distinct} distinct); each merges at distance 0 and changes no bar. "
-            "Deduplicate the probe inputs if that is not intended.",
-            TdaInterpWarning,
-            stacklevel=stacklevel,
+            TdaInterpWarning(
+                f"{len(pts) - n_distinct} of {len(pts)} points duplicate another point "
+                f"({n_distinct} distinct); each merges at distance 0 and changes no bar. "
+                "Deduplicate the probe inputs if that is not intended.",
+                kind="duplicate-points",
+            ),
+            stacklevel=3,
         )
     return pts
+
+
+def check_input(X: ArrayLike, options: RipsOptions) -> NDArray[np.float64]:
+    """Validate what :func:`compute_diagram` takes: a cloud, or with ``metric="precomputed"`` a
+    square distance matrix (checked and repaired by
+    :func:`~tda_interp.homology.check_distance_matrix`).
+
+    Examples
+    --------
+    >>> check_input([[0, 1], [1, 0]], RipsOptions(metric="precomputed")).tolist()
+    [[0.0, 1.0], [1.0, 0.0]]
+    """
+    if options.metric != "precomputed":
+        return check_cloud(X, nonfinite=options.nonfinite)
+    D = np.asarray(X, dtype=np.float64)
+    if D.ndim != 2 or D.shape[0] != D.shape[1]:
+        raise ActivationError(
+            f"Expected a square distance matrix of shape (n_points, n_points) with "
+            f'metric="precomputed", got shape {D.shape}; pass the points and a metric instead.'
+        )
+    if len(D) < 2:
+        raise ActivationError(f"Expected at least 2 points to compute persistence, got {len(D)}.")
+    if np.isnan(D).any():
+        raise ActivationError(
+            "The distance matrix holds NaN; give every pair a distance (inf: never connected)."
+        )
+    return check_distance_matrix(D)
 
 
 def _n_distinct_rows(pts: NDArray[np.float64]) -> int:
@@ -183,96 +195,43 @@ def _n_distinct_rows(pts: NDArray[np.float64]) -> int:
 
 
 def vietoris_rips(
-    X: ArrayLike,
-    *,
-    maxdim: int = 1,
-    view: ViewLike = "raw",
-    metric: Metric = "euclidean",
-    backend: str = "auto",
-    max_points: int | None = None,
-    seed: int = 0,
-    drop_nonfinite: bool = False,
-    site: str | None = None,
-    checkpoint: str | None = None,
-    n_landmarks: int | None = None,
-    memory_budget: int | str | None = None,
-    landmarks: LandmarkPolicy = "auto",
-    max_bound_rel: float | None = None,
+    X: ArrayLike, options: RipsOptions | None = None, *, view: ViewLike = "raw", **overrides: Any
 ) -> Diagram:
     """Vietoris-Rips persistence diagram of a point cloud, seen through a view.
 
-    Exact unless the cloud is too big for ``memory_budget`` or ``n_landmarks`` is given; an
-    approximate diagram carries a certified bottleneck bound in its ``meta``.
-
     Parameters
     ----------
-    X : array-like of shape (n_points, n_features)
-        The activations, one row per point.
-    maxdim : int, default 1
-        Highest homology dimension (H0 .. H``maxdim``); 2 or 3 pass through to the backend
-        (mind the cost: see :func:`tda_interp.homology.estimate.estimate_cost`).
-    view : str, default "raw"
+    X : array-like of shape (n_points, n_features), or (n_points, n_points)
+        The activations, one row per point; with ``metric="precomputed"`` a distance matrix.
+    options : RipsOptions, optional
+        How to compute; the defaults when omitted.
+    view : str or View, default "raw"
         See :mod:`tda_interp.homology.views` ("raw", "pca10", "pc1-2", ...).
-    metric : {"euclidean", "cosine", "correlation", "abs_correlation"}, default "euclidean"
-        A view that implies a distance (``"neurons"``: ``"abs_correlation"``) overrides it.
-    backend : {"auto", "ripser", "giotto-ph"}, default "auto"
-    max_points : int, optional
-        Subsample this many points uniformly at random (seeded) when the cloud is larger; the
-        diagram's ``meta`` records it. ``None`` keeps all points. Prefer ``n_landmarks``:
-        max-min landmarks cover the cloud evenly and come with a bound; a uniform subsample has
-        none (``meta["bottleneck_bound"]`` is then ``None``).
-    seed : int, default 0
-        Seed of the subsample and of the first landmark.
-    drop_nonfinite : bool, default False
-        Drop NaN/Inf rows with a warning instead of raising.
-    site, checkpoint : str, optional
-        Where the cloud came from, for error messages.
-    n_landmarks : int, optional
-        Compute the diagram of this many max-min landmarks of the viewed cloud instead of the
-        whole cloud (exact when ``n_landmarks >= n_points``). ``None``: exact, unless the
-        budget forces landmarks (``landmarks="auto"``).
-    memory_budget : int or str, optional
-        Largest estimated peak memory allowed, in bytes or as "4GB", "512MiB"...; ``None``
-        means :data:`DEFAULT_MEMORY_BUDGET` ("4GB").
-    landmarks : {"auto", "never", "always"}, default "auto"
-        "auto": landmarks only when the exact computation is estimated over the budget (with
-        a :class:`TdaInterpWarning` giving their number and the bound); "never": raise
-        :class:`HomologyError` instead; "always": use the largest landmark set within the
-        budget (or ``n_landmarks``) without warning.
-    max_bound_rel : float, optional
-        Certified-approximate mode: compute the diagram on the fewest max-min landmarks whose
-        certified bottleneck bound is at most this fraction of the diameter (e.g. 0.05), found
-        by :func:`tda_interp.homology.landmarks.landmarks_within`. When that takes every
-        point, on all of them with the filtration stopped short of the enclosing radius by
-        twice the target (:func:`tda_interp.homology.truncation.truncated_rips`; ``meta``
-        then has ``truncated_at``, ``enclosing_radius``, ``truncation_bound`` and
-        ``n_truncated``). :class:`HomologyError` when the landmarks needed do not fit
-        ``memory_budget``.
+    **overrides
+        Any field of :class:`~tda_interp.options.RipsOptions`, applied over ``options``:
+        ``maxdim`` (default 1), ``metric`` ("euclidean", "cosine", "correlation",
+        "abs_correlation", "precomputed"), ``coeff`` (a prime, default 2), ``backend`` ("auto",
+        "gudhi", "giotto-ph", "ripser"), ``seed``, ``approximation`` (default
+        ``"subsample:1000"``; ``"auto"``, ``"exact"``, ``"landmarks:N"``, ``"bound:0.05"``, see
+        :class:`~tda_interp.options.Approximation`), ``memory_budget`` (default "4GB") and
+        ``nonfinite`` ("raise" or "drop").
 
     Returns
     -------
     Diagram
-        Its ``scale`` is the diameter of the viewed cloud (of the landmarks, when
-        approximate); ``meta`` holds the view, metric, backend, subsampling and:
-
-        ``approximate`` (bool), ``n_landmarks`` (int or None), ``covering_radius``,
-        ``bottleneck_bound`` (absolute; 0 when exact, None after a uniform ``max_points``
-        subsample), ``bottleneck_bound_rel`` (over a certified lower bound of the viewed
-        cloud's diameter), ``bound_convention``; with landmarks also the two bounds it is the
-        smaller of, ``covering_bound`` (2 x covering radius) and ``interleaving_bound``
-        (None above :data:`~tda_interp.homology.landmarks.REFINE_MAX_POINTS` points),
-        ``max_bound_rel`` (as asked), ``pca_residual_bound`` and ``pca_residual_bound_rel``
-        (PCA views with the euclidean metric: bottleneck bound between the view's diagram and
-        the raw cloud's; otherwise None), ``cost_estimate`` (of the computation that ran).
+        Its ``scale`` is the diameter of the points it was computed from (in the view and
+        metric); its ``provenance`` says how it was computed and carries the
+        :class:`~tda_interp.diagrams.Certificate` of its distance to the exact diagram.
 
     Raises
     ------
+    ConfigError
+        Bad option values, or an option the input cannot take (landmarks of a distance matrix).
     ActivationError
         Bad input (see :func:`check_cloud`) or a view the cloud cannot give.
     HomologyError
-        Estimated cost over ``memory_budget`` with ``landmarks="never"``, or a backend failure.
-    ConfigError
-        Bad option values.
+        Estimated cost over ``memory_budget`` where the approximation forbids falling back to
+        landmarks, or a backend failure.
 
     Examples
     --------
@@ -281,155 +240,167 @@ def vietoris_rips(
     >>> int((dgm.lifetimes(1, relative=True) > 0.5).sum())
     1
     >>> t = np.linspace(0, 2 * np.pi, 1000, endpoint=False)
-    >>> approx = vietoris_rips(np.c_[np.cos(t), np.sin(t)], n_landmarks=50, backend="ripser")
-    >>> approx.meta["approximate"], approx.meta["bottleneck_bound"] < 0.3
-    (True, True)
+    >>> approx = vietoris_rips(np.c_[np.cos(t), np.sin(t)], approximation="landmarks:50")
+    >>> approx.n_points, approx.provenance.certificate.bound < 0.3
+    (50, True)
+    >>> D = np.array([[0.0, 1.0, 2.0], [1.0, 0.0, 1.5], [2.0, 1.5, 0.0]])
+    >>> vietoris_rips(D, metric="precomputed", maxdim=0)[0].tolist()
+    [[0.0, 1.0], [0.0, 1.5], [0.0, inf]]
     """
-    if isinstance(maxdim, bool) or not isinstance(maxdim, (int, np.integer)) or maxdim < 0:
-        raise ActivationError(f"Expected maxdim >= 0, got {maxdim}.")
-    if landmarks not in ("auto", "never", "always"):
-        raise ConfigError(f"Unknown landmarks={landmarks!r}; expected 'auto', 'never' or 'always'.")
-    if n_landmarks is not None and landmarks == "never":
-        raise ConfigError(
-            f"n_landmarks={n_landmarks} asks for landmarks but landmarks='never' forbids them; "
-            "drop one of the two."
-        )
-    if n_landmarks is not None and (isinstance(n_landmarks, bool) or n_landmarks < 2):
-        raise ConfigError(f"Expected n_landmarks >= 2, got {n_landmarks!r}.")
-    if max_bound_rel is not None:
-        if isinstance(max_bound_rel, bool) or not (
-            isinstance(max_bound_rel, (int, float)) and max_bound_rel > 0
-        ):
-            raise ConfigError(f"Expected max_bound_rel > 0 (e.g. 0.05), got {max_bound_rel!r}.")
-        if n_landmarks is not None or landmarks == "never":
-            raise ConfigError(
-                f"max_bound_rel={max_bound_rel} chooses the landmarks itself; drop "
-                + ("n_landmarks" if n_landmarks is not None else "landmarks='never'")
-                + " or max_bound_rel."
-            )
-    budget = parse_memory(DEFAULT_MEMORY_BUDGET if memory_budget is None else memory_budget)
-    where = _where(site, checkpoint)
-    pts = _check_cloud(X, drop_nonfinite, site, checkpoint, stacklevel=4)
-    n_total = len(pts)
-    pts = uniform_subsample(pts, max_points, seed)
-    subsampled = len(pts) < n_total
-    try:
-        viewed = apply_view(pts, view)
-    except ActivationError as err:
-        raise ActivationError(f"{err}{where}") from err
-    n_view, n_feat = viewed.shape
-    metric = parse_view(view).metric or metric  # type: ignore[assignment]
-    name = resolve_backend(backend, n_points=n_view, maxdim=maxdim)
+    opts = RipsOptions.resolve(options, overrides, caller="vietoris_rips()")
+    return compute_diagram(check_input(X, opts), view, opts)
 
-    exact_cost = estimate_cost(n_view, maxdim=maxdim, n_features=n_feat, backend=name)
-    n_use = n_view
-    lm: Landmarks | None = None
-    if max_bound_rel is not None:
-        fits = largest_affordable(
+
+def compute_diagram(pts: NDArray[np.float64], view: ViewLike, options: RipsOptions) -> Diagram:
+    """The diagram of an input already checked by :func:`check_input` (the layer below
+    :func:`vietoris_rips`; runs, tasks and significance tests call it directly).
+
+    Parameters
+    ----------
+    pts : ndarray of shape (n_points, n_features), or (n_points, n_points) if precomputed
+    view : str or View
+    options : RipsOptions
+
+    Returns
+    -------
+    Diagram
+    """
+    v = parse_view(view)
+    precomputed = options.metric == "precomputed"
+    if precomputed and v.kind != "raw":
+        raise ConfigError(
+            f'View {v.name!r} needs points, but metric="precomputed" gives distances; use '
+            'view="raw", or pass the points with their metric.'
+        )
+    approx = options.approximation
+    n_total = len(pts)
+    if approx.mode == "subsample" and n_total > int(approx.value or 0):
+        keep = uniform_subsample(np.arange(n_total), int(approx.value or 0), options.seed)
+        pts = pts[np.ix_(keep, keep)] if precomputed else pts[keep]
+    subsampled = len(pts) < n_total
+    viewed = pts if precomputed else apply_view(pts, v)
+    metric = v.metric or options.metric
+    n_view = len(viewed)
+    n_feat = None if precomputed else int(viewed.shape[1])
+    maxdim, budget = options.maxdim, options.memory_budget
+    name = resolve_backend(options.backend, n_points=n_view, maxdim=maxdim, coeff=options.coeff)
+
+    def cost_of(n: int) -> CostEstimate:
+        return estimate_cost(n, maxdim=maxdim, n_features=n_feat, backend=name)
+
+    def fits() -> int:
+        return largest_affordable(
             budget, maxdim=maxdim, n_features=n_feat, backend=name, upper=n_view
         )
+
+    exact_cost = cost_of(n_view)
+    n_use, lm, fallback = n_view, None, False
+    if approx.mode in ("landmarks", "bound") and precomputed:
+        raise ConfigError(
+            f"approximation={approx.spec!r} picks landmarks, which needs points; with "
+            'metric="precomputed" use "exact", "auto" or "subsample:N".'
+        )
+    if approx.mode == "bound":
         lm = landmarks_within(
             viewed,
-            float(max_bound_rel),
-            seed=seed,
-            metric=metric,
-            max_landmarks=max(fits, 2),
+            float(approx.value or 0.0),
+            seed=options.seed,
+            metric=metric,  # type: ignore[arg-type]
+            max_landmarks=max(fits(), 2),
             min_landmarks=2 * maxdim + 2,
         )
-        if lm.bottleneck_bound_rel > max_bound_rel * (1.0 + 1e-9):  # reached the budget's cap
+        if lm.bottleneck_bound_rel > float(approx.value or 0.0) * (1.0 + 1e-9):
             raise HomologyError(
-                f"A certified bound of {max_bound_rel:.3g} of the diameter{where} needs more "
-                f"than the {lm.n_landmarks} landmarks that fit in the memory budget of "
+                f"A certified bound of {approx.value:.3g} of the diameter needs more than the "
+                f"{lm.n_landmarks} landmarks that fit in the memory budget of "
                 f"{_fmt_bytes(budget)} (maxdim={maxdim}; with them the bound is "
-                f"{lm.bottleneck_bound_rel:.3g}). Raise memory_budget or max_bound_rel."
+                f"{lm.bottleneck_bound_rel:.3g}). Raise memory_budget, or ask for a larger "
+                'bound (approximation="bound:B").'
             )
         n_use = lm.n_landmarks
         if n_use >= n_view:
             lm = None
-    elif n_landmarks is not None:
-        n_use = min(int(n_landmarks), n_view)
-    elif landmarks == "always" or (landmarks == "auto" and exact_cost.memory_bytes > budget):
-        n_use = largest_affordable(
-            budget, maxdim=maxdim, n_features=n_feat, backend=name, upper=n_view
-        )
-    cost = estimate_cost(n_use, maxdim=maxdim, n_features=n_feat, backend=name)
+    elif approx.mode == "landmarks":
+        n_use = min(int(approx.value), n_view) if approx.value is not None else fits()
+    elif exact_cost.memory_bytes > budget:
+        if approx.mode == "exact" or precomputed:
+            raise HomologyError(_over_budget(exact_cost, exact_cost, budget, n_view, maxdim))
+        n_use, fallback = fits(), True
+    cost = cost_of(n_use)
     if cost.memory_bytes > budget or n_use < 2:
-        raise HomologyError(_over_budget(exact_cost, cost, budget, n_view, maxdim, where))
+        raise HomologyError(_over_budget(exact_cost, cost, budget, n_view, maxdim))
+    if n_use < n_view and lm is None:
+        lm = maxmin_landmarks(viewed, n_use, seed=options.seed, metric=metric)  # type: ignore[arg-type]
+    used = viewed[lm.indices] if lm is not None else viewed
+    _warn_few_points(len(used), maxdim)
+    D = used if precomputed else distance_matrix(used, metric=metric)  # type: ignore[arg-type]
+    finite = D[np.isfinite(D)]
+    scale = float(finite.max()) if finite.size else 0.0
 
-    meta: dict[str, Any] = {
-        "view": parse_view(view).name,
-        "metric": metric,
-        "backend": name,
-        "n_points_total": n_total,
-        "subsampled": subsampled,
-        "seed": seed,
-        "approximate": subsampled,
-        "n_landmarks": None,
-        "covering_radius": 0.0,
-        "bottleneck_bound": None if subsampled else 0.0,
-        "bottleneck_bound_rel": None if subsampled else 0.0,
-        "bound_convention": BOUND_CONVENTION,
-        "max_bound_rel": max_bound_rel,
-        "pca_residual_bound": None,
-        "pca_residual_bound_rel": None,
-        "cost_estimate": cost.to_dict(),
-    }
-    if n_use < n_view:
-        if lm is None:
-            lm = maxmin_landmarks(viewed, n_use, seed=seed, metric=metric)
-        used = viewed[lm.indices]
-    else:
-        used = viewed
-    _warn_few_points(len(used), maxdim, where)
-    D = distance_matrix(used, metric=metric)
-    scale = float(D.max())
-    if max_bound_rel is not None and lm is None and len(used) > 1:
+    truncation = approx.mode == "bound" and lm is None and len(used) > 1
+    if truncation:
         # no subset certifies the target (typical of high-dimensional noise): stop the
         # filtration short of the enclosing radius instead, where that noise does its work
-        dgms, info = truncated_rips(D, max_bound_rel * scale, maxdim=maxdim, backend=name)
-        tb = info["truncation_bound"]
-        meta.update(
-            info,
-            approximate=tb > 0.0,
-            bottleneck_bound=None if subsampled else tb,
-            bottleneck_bound_rel=None if subsampled else (0.0 if tb == 0.0 else tb / scale),
+        dgms, info = truncated_rips(
+            D, float(approx.value or 0.0) * scale, maxdim=maxdim, backend=name, coeff=options.coeff
         )
     else:
-        dgms = rips_from_distances(D, maxdim=maxdim, backend=name)
+        dgms = rips_from_distances(D, maxdim=maxdim, backend=name, coeff=options.coeff)
+
     if lm is not None:
-        diam_lo = max(lm.diameter_lower, scale)  # the landmarks' diameter is a lower bound too
         bound = lm.bottleneck_bound
-        rel = 0.0 if bound == 0.0 else bound / diam_lo
-        meta.update(
-            approximate=True,
+        diam_lo = max(lm.diameter_lower, scale)  # the landmarks' diameter is a lower bound too
+        certificate = Certificate(
+            kind="landmarks",
+            bound=None if subsampled else bound,
+            bound_rel=None if subsampled else (0.0 if bound == 0.0 else bound / diam_lo),
+            convention=BOUND_CONVENTION,
             n_landmarks=lm.n_landmarks,
             covering_radius=lm.covering_radius,
-            bottleneck_bound=None if subsampled else bound,
-            bottleneck_bound_rel=None if subsampled else rel,
-            landmark_bound=bound,
-            landmark_bound_rel=rel,
             covering_bound=lm.covering_bound,
             interleaving_bound=lm.interleaving_bound,
-            cost_estimate_exact=exact_cost.to_dict(),
         )
-        if n_landmarks is None and max_bound_rel is None and landmarks == "auto":
-            warnings.warn(
-                f"The exact diagram of {n_view} points{where} (maxdim={maxdim}) is estimated "
-                f"at {_fmt_bytes(exact_cost.memory_bytes)}, over the memory budget of "
-                f"{_fmt_bytes(budget)}; computed it on {lm.n_landmarks} max-min landmarks "
-                f"instead (covering radius {lm.covering_radius:.4g}): bottleneck distance to "
-                f"the exact diagram <= {bound:.4g} ({rel:.1%} of the diameter). Pass "
-                "memory_budget=... to change the budget, or landmarks='never' to refuse.",
-                TdaInterpWarning,
-                stacklevel=2,
-            )
-    v = parse_view(view)
+        if fallback:
+            _warn_landmarks(n_view, maxdim, exact_cost, budget, lm, bound / diam_lo)
+    elif truncation:
+        tb = float(info["truncation_bound"])
+        certificate = Certificate(
+            kind="truncation" if tb > 0.0 else "exact",
+            bound=None if subsampled else tb,
+            bound_rel=None if subsampled else (0.0 if tb == 0.0 else tb / scale),
+            convention=BOUND_CONVENTION,
+            truncated_at=info["truncated_at"],
+            enclosing_radius=info["enclosing_radius"],
+            n_truncated=info["n_truncated"],
+        )
+    else:
+        certificate = Certificate(
+            kind="exact",
+            bound=None if subsampled else 0.0,
+            bound_rel=None if subsampled else 0.0,
+            convention=BOUND_CONVENTION,
+        )
+    pca = pca_rel = None
     if v.kind == "pca" and metric == "euclidean":
         pca = pca_residual_bound(pts, v)
         raw_lo = max(diameter_bounds(pts, exact_max=0)[0], scale)  # projection shrinks distances
-        meta["pca_residual_bound"] = pca
-        meta["pca_residual_bound_rel"] = 0.0 if pca == 0.0 else pca / raw_lo
-    return Diagram(pairs=tuple(dgms), scale=scale, n_points=len(used), meta=meta)
+        pca_rel = 0.0 if pca == 0.0 else pca / raw_lo
+    provenance = Provenance(
+        view=v.name,
+        metric=str(metric),
+        backend=name,
+        coeff=options.coeff,
+        seed=options.seed,
+        approximation=approx.spec,
+        n_points_total=n_total,
+        subsampled=subsampled,
+        certificate=certificate,
+        pca_residual_bound=pca,
+        pca_residual_bound_rel=pca_rel,
+        cost_estimate=cost,
+        cost_estimate_exact=exact_cost if lm is not None else None,
+    )
+    return Diagram(pairs=tuple(dgms), scale=scale, n_points=len(used), provenance=provenance)
 
 
 def _fmt_bytes(n: float) -> str:
@@ -439,12 +410,10 @@ def _fmt_bytes(n: float) -> str:
     return f"{int(n)} B"
 
 
-def _over_budget(
-    exact: CostEstimate, cost: CostEstimate, budget: int, n: int, maxdim: int, where: str
-) -> str:
+def _over_budget(exact: CostEstimate, cost: CostEstimate, budget: int, n: int, maxdim: int) -> str:
     if cost.detail["n_points"] < 2:
         return (
-            f"Not even 2 points{where} fit in the memory budget of {_fmt_bytes(budget)} "
+            f"Not even 2 points fit in the memory budget of {_fmt_bytes(budget)} "
             f"(maxdim={maxdim}); raise memory_budget."
         )
     fits = largest_affordable(
@@ -454,20 +423,39 @@ def _over_budget(
         backend=cost.detail["backend"],
     )
     return (
-        f"The diagram of {cost.detail['n_points']} points{where} (of {n}; maxdim={maxdim}) is "
+        f"The diagram of {cost.detail['n_points']} points (of {n}; maxdim={maxdim}) is "
         f"estimated at {_fmt_bytes(cost.memory_bytes)} (about {cost.seconds:.3g} s), over the "
         f"memory budget of {_fmt_bytes(budget)}. About {fits} points fit: pass "
-        f"n_landmarks={fits} (max-min landmarks, with a certified bound), landmarks='auto', "
-        "a larger memory_budget, or a smaller maxdim."
+        f'approximation="landmarks:{fits}" (max-min landmarks, with a certified bound) or '
+        '"auto", a larger memory_budget, or a smaller maxdim.'
     )
 
 
-def _warn_few_points(n: int, maxdim: int, where: str) -> None:
+def _warn_landmarks(
+    n: int, maxdim: int, exact: CostEstimate, budget: int, lm: Landmarks, rel: float
+) -> None:
+    warnings.warn(
+        TdaInterpWarning(
+            f"The exact diagram of {n} points (maxdim={maxdim}) is estimated at "
+            f"{_fmt_bytes(exact.memory_bytes)}, over the memory budget of {_fmt_bytes(budget)}; "
+            f"computed it on {lm.n_landmarks} max-min landmarks instead (covering radius "
+            f"{lm.covering_radius:.4g}): bottleneck distance to the exact diagram <= "
+            f"{lm.bottleneck_bound:.4g} ({rel:.1%} of the diameter). Pass memory_budget=... to "
+            'change the budget, or approximation="exact" to refuse.',
+            kind="auto-landmarks",
+        ),
+        stacklevel=4,
+    )
+
+
+def _warn_few_points(n: int, maxdim: int) -> None:
     if maxdim >= 1 and n < 2 * maxdim + 2:
         warnings.warn(
-            f"{n} points{where} cannot carry H{maxdim} (a nonzero H_k needs at least 2k + 2 "
-            f"= {2 * maxdim + 2} points); H{maxdim} will be empty. Give more points or lower "
-            "maxdim.",
-            TdaInterpWarning,
-            stacklevel=3,
+            TdaInterpWarning(
+                f"{n} points cannot carry H{maxdim} (a nonzero H_k needs at least 2k + 2 = "
+                f"{2 * maxdim + 2} points); H{maxdim} will be empty. Give more points or lower "
+                "maxdim.",
+                kind="few-points",
+            ),
+            stacklevel=4,
         )

@@ -68,8 +68,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -77,9 +77,10 @@ from threadpoolctl import threadpool_limits
 
 from tda_interp.diagrams.diagram import Diagram
 from tda_interp.exceptions import ActivationError, ConfigError, TdaInterpWarning
-from tda_interp.homology.distances import Metric
-from tda_interp.homology.persistence import check_cloud, vietoris_rips
-from tda_interp.homology.views import ViewLike, view_name
+from tda_interp.homology.persistence import check_input, compute_diagram
+from tda_interp.homology.views import ViewLike, parse_view, view_name
+from tda_interp.options import RipsOptions, SignificanceOptions
+from tda_interp.options.run import SignificanceMethod
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -90,10 +91,10 @@ __all__ = [
     "matched_gaussian_clouds",
     "monte_carlo_p_values",
     "monte_carlo_threshold",
+    "compute_significance",
     "significance",
 ]
 
-SignificanceMethod = Literal["gaussian", "subsample"]
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 
@@ -214,13 +215,16 @@ def matched_gaussian_clouds(X: ArrayLike, n_null: int, *, seed: int = 0) -> list
 class SignificanceResult:
     """Which bars of a diagram are significant, and why.
 
+    Stored beside its diagram in a run directory (never inside it), and read back whole.
+
     Attributes
     ----------
-    method : {"gaussian", "subsample"}
-    alpha : float
-        Level: a bar is significant when its p-value is ``<= alpha``.
     diagram : Diagram
         The diagram tested.
+    options : SignificanceOptions
+        Method, number of null samples, level and subsample size (resolved) used.
+    seed : int
+        Seed of the null clouds or subsamples.
     thresholds : tuple of float, one per dimension
         A finite bar of dimension ``k`` is significant exactly when its relative lifetime is
         ``> thresholds[k]`` (``inf``: no bar can be).
@@ -231,33 +235,26 @@ class SignificanceResult:
     null_statistics : tuple of ndarray of shape (n_null,)
         Per dimension, on the relative-lifetime scale: for "gaussian", the maximum relative
         lifetime of each null cloud; for "subsample", ``2 * d_B / scale`` of each subsample.
-    params : dict
-        The parameters used (n_null, seed, view, metric, backend, ...).
+        Empty for calls read from a run written by tda-interp 0.1, which did not keep them.
     """
 
-    method: str
-    alpha: float
     diagram: Diagram
+    options: SignificanceOptions
+    seed: int
     thresholds: tuple[float, ...]
     p_values: tuple[FloatArray, ...]
     significant: tuple[BoolArray, ...]
     null_statistics: tuple[FloatArray, ...]
-    params: dict[str, Any] = field(default_factory=dict)
 
-    def to_meta(self) -> dict[str, Any]:
-        """A JSON-safe summary for ``Diagram.meta["significance"]``: method, alpha, number of
-        null clouds, per-dimension thresholds, counts and p-values (``None`` for the essential
-        bar), aligned with ``diagram.pairs``."""
-        return {
-            "method": self.method,
-            "alpha": self.alpha,
-            "n_null": int(self.params.get("n_null", 0)),
-            "thresholds": [float(t) for t in self.thresholds],
-            "n_significant": [int(n) for n in self.n_significant],
-            "p_values": [
-                [None if not np.isfinite(p) else float(p) for p in dim] for dim in self.p_values
-            ],
-        }
+    @property
+    def method(self) -> str:
+        """``"gaussian"`` or ``"subsample"``."""
+        return self.options.method
+
+    @property
+    def alpha(self) -> float:
+        """Level: a bar is significant when its p-value is ``<= alpha``."""
+        return self.options.alpha
 
     @property
     def maxdim(self) -> int:
@@ -275,10 +272,9 @@ class SignificanceResult:
 
     def __repr__(self) -> str:
         counts = ", ".join(f"H{k}: {c}" for k, c in enumerate(self.n_significant))
-        n_null = self.params.get("n_null")
         return (
-            f"SignificanceResult(method={self.method!r}, alpha={self.alpha}, n_null={n_null}; "
-            f"significant {counts})"
+            f"SignificanceResult(method={self.method!r}, alpha={self.alpha}, "
+            f"n_null={self.options.n_null}; significant {counts})"
         )
 
     def to_frame(self) -> pd.DataFrame:
@@ -324,57 +320,25 @@ def _max_relative(dgm: Diagram, dim: int) -> float:
     return float(life[0]) if life.size else 0.0
 
 
-def _check_params(
-    alpha: float, n_null: int, method: str, n_points: int, subsample_size: int | None
-) -> None:
-    if method not in ("gaussian", "subsample"):
-        raise ConfigError(
-            f"Unknown significance method {method!r}; expected 'gaussian' (matched Gaussian "
-            "null, the default) or 'subsample' (Fasy et al. confidence band)."
-        )
-    if not isinstance(alpha, (int, float)) or not 0.0 < float(alpha) < 1.0:
-        raise ConfigError(f"Expected alpha strictly between 0 and 1, got {alpha!r}; e.g. 0.05.")
-    if isinstance(n_null, bool) or not isinstance(n_null, (int, np.integer)) or n_null < 1:
-        raise ConfigError(
-            f"Expected n_null to be an integer >= 1, got {n_null!r}; with alpha=0.05 use 19 "
-            "or more (the smallest attainable p-value is 1 / (n_null + 1))."
-        )
-    if n_points < MIN_POINTS:
-        raise ActivationError(
-            f"Expected at least {MIN_POINTS} points to test the significance of bars, got "
-            f"{n_points}; give more probe inputs."
-        )
-    if subsample_size is not None and not (
-        isinstance(subsample_size, (int, np.integer)) and 2 <= subsample_size < n_points
-    ):
-        raise ConfigError(
-            f"Expected subsample_size to be an integer in [2, {n_points - 1}] for a cloud of "
-            f"{n_points} points, got {subsample_size!r}; None picks ceil(n / 2)."
-        )
-    if math.floor(alpha * (n_null + 1) + 1e-9) < 1:
-        warnings.warn(
-            f"With n_null={n_null} the smallest p-value is 1/{n_null + 1} = "
-            f"{1 / (n_null + 1):.3g} > alpha={alpha}, so no bar can be significant; "
-            f"pass n_null >= {math.ceil(1 / alpha) - 1}.",
-            TdaInterpWarning,
-            stacklevel=3,
-        )
-
-
 def _check_diagram(dgm: Diagram, maxdim: int, n_points: int, view: ViewLike, metric: str) -> None:
     if dgm.maxdim != maxdim:
         raise ConfigError(
             f"The diagram passed holds H0..H{dgm.maxdim} but maxdim={maxdim} was asked; pass "
             f"maxdim={dgm.maxdim} or recompute the diagram."
         )
-    if dgm.n_points != n_points:
+    given = dgm.provenance.n_points_total if dgm.provenance is not None else dgm.n_points
+    if given != n_points:
         raise ConfigError(
-            f"The diagram passed was computed from {dgm.n_points} points but X has {n_points}; "
-            "pass the exact cloud the diagram came from (after any subsampling)."
+            f"The diagram passed was computed from {given} points but X has {n_points}; "
+            "pass the exact cloud the diagram came from."
         )
-    for key, want in (("view", view_name(view)), ("metric", metric)):
-        have = dgm.meta.get(key)
-        if have is not None and have != want:
+    if dgm.provenance is None:
+        return
+    for key, have, want in (
+        ("view", dgm.provenance.view, view_name(view)),
+        ("metric", dgm.provenance.metric, parse_view(view).metric or metric),
+    ):
+        if have != want:
             raise ConfigError(
                 f"The diagram passed was computed with {key}={have!r} but {key}={want!r} was "
                 f"asked; pass {key}={have!r} so that the null clouds are treated the same way."
@@ -385,47 +349,120 @@ def _fill_null(
     null: FloatArray,
     pts: FloatArray,
     diagram: Diagram,
-    method: str,
-    rips: dict[str, Any],
-    n_null: int,
-    seed: int,
-    subsample_size: int | None,
-    params: dict[str, Any],
+    view: ViewLike,
+    rips: RipsOptions,
+    options: SignificanceOptions,
 ) -> None:
     """Fill ``null[k, j]`` with the statistic of null sample ``j`` in dimension ``k``."""
-    n, maxdim = len(pts), diagram.maxdim
-    if method == "gaussian":
-        for j, cloud in enumerate(matched_gaussian_clouds(pts, n_null, seed=seed)):
-            dgm = vietoris_rips(cloud, **rips)
+    maxdim = diagram.maxdim
+    if options.method == "gaussian":
+        clouds = matched_gaussian_clouds(pts, options.n_null, seed=rips.seed)
+        for j, cloud in enumerate(clouds):
+            dgm = compute_diagram(cloud, view, rips)
             null[:, j] = [_max_relative(dgm, k) for k in range(maxdim + 1)]
         return
     import gudhi
 
-    b = math.ceil(n / 2) if subsample_size is None else int(subsample_size)
-    params["subsample_size"] = b
-    rng = np.random.default_rng(seed)
+    n = len(pts)
+    b = int(options.subsample_size or math.ceil(n / 2))
+    rng = np.random.default_rng(rips.seed)
     full = [diagram.finite(k) for k in range(maxdim + 1)]
-    for j in range(n_null):
+    for j in range(options.n_null):
         idx = np.sort(rng.choice(n, size=b, replace=False))
-        dgm = vietoris_rips(pts[idx], **rips)
+        dgm = compute_diagram(pts[idx], view, rips)
         for k in range(maxdim + 1):
             d_b = gudhi.bottleneck_distance(full[k], dgm.finite(k))
             null[k, j] = 2.0 * d_b / diagram.scale
 
 
+def compute_significance(
+    pts: FloatArray,
+    view: ViewLike,
+    rips: RipsOptions,
+    options: SignificanceOptions,
+    *,
+    diagram: Diagram | None = None,
+) -> SignificanceResult:
+    """The significance test on a cloud already checked by
+    :func:`~tda_interp.homology.check_input` (the layer below :func:`significance`; runs call
+    it directly).
+
+    Every null cloud or subsample goes through :func:`~tda_interp.homology.compute_diagram`
+    with the same view and ``rips`` options as the data, approximation included; the warnings
+    of those computations are not repeated (the data's diagram already gave them).
+    """
+    n = len(pts)
+    if rips.metric == "precomputed":
+        raise ConfigError(
+            "A significance test draws null clouds of points, so it needs the points: pass the "
+            'cloud and its metric instead of metric="precomputed".'
+        )
+    if n < MIN_POINTS:
+        raise ActivationError(
+            f"Expected at least {MIN_POINTS} points to test the significance of bars, got {n}; "
+            "give more probe inputs."
+        )
+    if options.subsample_size is not None and options.subsample_size >= n:
+        raise ConfigError(
+            f"Expected subsample_size to be an integer in [2, {n - 1}] for a cloud of {n} points, "
+            f"got {options.subsample_size}; None picks ceil(n / 2)."
+        )
+    if math.floor(options.alpha * (options.n_null + 1) + 1e-9) < 1:
+        warnings.warn(
+            TdaInterpWarning(
+                f"With n_null={options.n_null} the smallest p-value is 1/{options.n_null + 1} = "
+                f"{1 / (options.n_null + 1):.3g} > alpha={options.alpha}, so no bar can be "
+                f"significant; pass n_null >= {math.ceil(1 / options.alpha) - 1}.",
+                kind="n-null-too-small",
+            ),
+            stacklevel=3,
+        )
+    if options.method == "subsample" and options.subsample_size is None:
+        options = options.replace(subsample_size=math.ceil(n / 2))
+    if diagram is None:
+        diagram = compute_diagram(pts, view, rips)
+    else:
+        _check_diagram(diagram, rips.maxdim, n, view, rips.metric)
+    if not diagram.scale > 0:
+        raise ActivationError(
+            "All points coincide in this view (diameter 0), so no bar can be tested; check "
+            "the activations or choose another view."
+        )
+    maxdim = diagram.maxdim
+    null = np.zeros((maxdim + 1, options.n_null), dtype=np.float64)
+    # One BLAS thread while the null is built: its matrices are small, and threaded OpenBLAS
+    # made this 10x slower on a shared 2-core machine (measured). Restored on exit.
+    with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _fill_null(null, pts, diagram, view, rips, options)
+
+    thresholds, p_values, calls = [], [], []
+    for k in range(maxdim + 1):
+        p = monte_carlo_p_values(_relative_lifetimes(diagram, k), null[k])
+        thresholds.append(monte_carlo_threshold(null[k], options.alpha))
+        p_values.append(p)
+        calls.append(np.asarray(p <= options.alpha))  # NaN (infinite bars) compares False
+    for arr in (*p_values, *calls, *null):
+        arr.setflags(write=False)
+    return SignificanceResult(
+        diagram=diagram,
+        options=options,
+        seed=rips.seed,
+        thresholds=tuple(thresholds),
+        p_values=tuple(p_values),
+        significant=tuple(calls),
+        null_statistics=tuple(null),
+    )
+
+
 def significance(
     X: ArrayLike,
+    options: SignificanceOptions | None = None,
     *,
-    maxdim: int = 1,
     view: ViewLike = "raw",
-    metric: Metric = "euclidean",
-    method: SignificanceMethod = "gaussian",
-    n_null: int = 19,
-    alpha: float = 0.05,
-    subsample_size: int | None = None,
-    seed: int = 0,
-    backend: str = "auto",
+    rips: RipsOptions | None = None,
     diagram: Diagram | None = None,
+    **overrides: Any,
 ) -> SignificanceResult:
     """Call every bar of a cloud's Vietoris-Rips diagram significant or noise.
 
@@ -436,25 +473,21 @@ def significance(
     ----------
     X : array-like of shape (n_points, n_features)
         The cloud, at least 4 points, before the view is applied.
-    maxdim : int, default 1
-        Highest homology dimension tested.
-    view, metric, backend
-        As for :func:`tda_interp.homology.vietoris_rips`; every null cloud or subsample goes
-        through the same ones.
-    method : {"gaussian", "subsample"}, default "gaussian"
-    n_null : int, default 19
-        Null clouds (``"gaussian"``) or subsamples (``"subsample"``): that many extra
-        Vietoris-Rips computations. The smallest p-value is ``1 / (n_null + 1)``.
-    alpha : float, default 0.05
-        Family-wise level per dimension (exact for ``"gaussian"`` under a Gaussian null).
-    subsample_size : int, optional
-        Points per subsample for ``"subsample"``; ``None`` takes ``ceil(n_points / 2)``.
-    seed : int, default 0
-        Seeds the null clouds or subsamples: the result is a deterministic function of the
-        inputs.
+    options : SignificanceOptions, optional
+        The test (method, n_null, alpha, subsample_size); the defaults when omitted.
+    view : str or View, default "raw"
+    rips : RipsOptions, optional
+        How the data's diagram and every null diagram are computed (maxdim, metric, backend,
+        approximation, seed...).
     diagram : Diagram, optional
-        The diagram of ``X`` if already computed with the same maxdim, view and metric; it
-        is then not recomputed.
+        The diagram of ``X`` if already computed with the same options and view; it is then
+        not recomputed.
+    **overrides
+        Fields of :class:`~tda_interp.options.SignificanceOptions` (``method``, ``n_null``
+        (default 19), ``alpha`` (default 0.05), ``subsample_size``) or of
+        :class:`~tda_interp.options.RipsOptions` (``maxdim``, ``metric``, ``backend``,
+        ``seed``, ...), applied over ``options`` and ``rips``. ``seed`` seeds the null clouds
+        or subsamples too: the result is a deterministic function of the inputs.
 
     Returns
     -------
@@ -471,44 +504,15 @@ def significance(
     >>> list(res.to_frame().columns)
     ['dim', 'birth', 'death', 'rel_lifetime', 'p_value', 'significant']
     """
-    if maxdim < 0:
-        raise ConfigError(f"Expected maxdim >= 0, got {maxdim}.")
-    pts = check_cloud(X)
-    n = len(pts)
-    _check_params(alpha, n_null, method, n, subsample_size)
-    rips: dict[str, Any] = {"maxdim": maxdim, "view": view, "metric": metric, "backend": backend}
-    if diagram is None:
-        diagram = vietoris_rips(pts, **rips)
-    else:
-        _check_diagram(diagram, maxdim, n, view, metric)
-    if not diagram.scale > 0:
-        raise ActivationError(
-            "All points coincide in this view (diameter 0), so no bar can be tested; check "
-            "the activations or choose another view."
-        )
-
-    null = np.zeros((maxdim + 1, n_null), dtype=np.float64)
-    params: dict[str, Any] = {"n_null": int(n_null), "seed": seed, **rips}
-    # One BLAS thread while the null is built: its matrices are small, and threaded OpenBLAS
-    # made this 10x slower on a shared 2-core machine (measured). Restored on exit.
-    with threadpool_limits(limits=1, user_api="blas"):
-        _fill_null(null, pts, diagram, method, rips, n_null, seed, subsample_size, params)
-
-    thresholds, p_values, calls = [], [], []
-    for k in range(maxdim + 1):
-        p = monte_carlo_p_values(_relative_lifetimes(diagram, k), null[k])
-        thresholds.append(monte_carlo_threshold(null[k], alpha))
-        p_values.append(p)
-        calls.append(np.asarray(p <= alpha))  # NaN (infinite bars) compares False
-    for arr in (*p_values, *calls, *null):
-        arr.setflags(write=False)
-    return SignificanceResult(
-        method=method,
-        alpha=float(alpha),
-        diagram=diagram,
-        thresholds=tuple(thresholds),
-        p_values=tuple(p_values),
-        significant=tuple(calls),
-        null_statistics=tuple(null),
-        params=params,
+    ours = set(SignificanceOptions.field_names())
+    theirs = set(RipsOptions.field_names())
+    unknown = [k for k in overrides if k not in ours | theirs]
+    if unknown:
+        SignificanceOptions._check_names(unknown, caller="significance()")
+    opts = SignificanceOptions.resolve(
+        options, {k: v for k, v in overrides.items() if k in ours}, caller="significance()"
     )
+    rips_opts = RipsOptions.resolve(
+        rips, {k: v for k, v in overrides.items() if k in theirs}, caller="significance()"
+    )
+    return compute_significance(check_input(X, rips_opts), view, rips_opts, opts, diagram=diagram)

@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.sparse.csgraph import connected_components
 
 from tda_interp.exceptions import ActivationError, ConfigError, HomologyError
-from tda_interp.homology import backends
+from tda_interp.homology import backends, vietoris_rips
 from tda_interp.homology.backends import (
     auto_backend,
     available_backends,
@@ -119,6 +119,23 @@ def test_coefficients_reach_the_backend_projective_plane(name: str) -> None:
         assert np.sort(life2)[-1] > 0.3  # the RP^2 class over Z/2 (0.44 and 0.36) ...
         assert np.sort(life2)[-2] < 0.15
         assert life3.max() < 0.15  # ... is invisible over Z/3 (at most 0.13)
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_vietoris_rips_passes_coeff_to_the_backend(name: str) -> None:
+    D = rp2_distances(40)
+    z2 = vietoris_rips(D, metric="precomputed", maxdim=2, coeff=2, backend=name)
+    z3 = vietoris_rips(D, metric="precomputed", maxdim=2, coeff=3, backend=name)
+    for dgm, coeff in ((z2, 2), (z3, 3)):
+        assert dgm.provenance is not None
+        assert (dgm.provenance.coeff, dgm.provenance.backend) == (coeff, name)
+        ref = rips_from_distances(D, maxdim=2, coeff=coeff, backend=name)
+        assert bottleneck_gap(dgm.to_ripser(), ref) == 0.0
+    for k in (1, 2):
+        assert z2.lifetimes(k, relative=True)[0] > 0.3  # the RP^2 class over Z/2 ...
+        assert z3.lifetimes(k, relative=True)[0] < 0.15  # ... is invisible over Z/3
+    with pytest.raises(ConfigError, match="coeff to be a prime"):
+        vietoris_rips(D, metric="precomputed", coeff=4)
 
 
 def test_large_prime_only_on_gudhi(noisy_circle: Cloud) -> None:

@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tda_interp.diagrams import Diagram, from_giotto, to_giotto
+from tda_interp.diagrams import (
+    Certificate,
+    CostEstimate,
+    Diagram,
+    Provenance,
+    from_giotto,
+    to_giotto,
+)
 from tda_interp.exceptions import ActivationError
 
 INF = np.inf
+
+PROVENANCE = Provenance(
+    view="raw",
+    metric="euclidean",
+    backend="ripser",
+    coeff=2,
+    seed=0,
+    approximation="exact",
+    n_points_total=3,
+    subsampled=False,
+    certificate=Certificate(kind="exact", bound=0.0, bound_rel=0.0),
+)
 
 
 def example() -> Diagram:
@@ -18,7 +40,7 @@ def example() -> Diagram:
         pairs=[[[0.0, INF], [0.0, 1.0], [0.0, 0.5]], [[0.7, 2.0], [0.5, 3.0]]],
         scale=4.0,
         n_points=3,
-        meta={"view": "raw"},
+        provenance=PROVENANCE,
     )
 
 
@@ -32,7 +54,51 @@ def test_construction_basics() -> None:
     assert d[0].shape == (3, 2)
     assert d[1].shape == (2, 2)
     assert d[0].dtype == np.float64
-    assert d.meta == {"view": "raw"}
+    assert d.provenance is PROVENANCE
+    assert d.provenance.view == "raw"
+    assert Diagram(pairs=d.pairs, scale=4.0).provenance is None  # built by hand: unknown
+
+
+def test_provenance_must_be_a_provenance() -> None:
+    with pytest.raises(ActivationError, match="provenance"):
+        Diagram(pairs=[[[0.0, 1.0]]], provenance={"view": "raw"})  # type: ignore[arg-type]
+
+
+def test_provenance_is_not_compared() -> None:
+    other = Diagram(
+        pairs=example().pairs,
+        scale=4.0,
+        n_points=3,
+        provenance=dataclasses.replace(PROVENANCE, view="pc1-2"),
+    )
+    assert other == example()
+    assert Diagram(pairs=example().pairs, scale=4.0, n_points=3) == example()
+
+
+def test_provenance_approximate_and_round_trip() -> None:
+    assert PROVENANCE.approximate is False
+    assert dataclasses.replace(PROVENANCE, subsampled=True).approximate is True
+    landmarks = Certificate(
+        kind="landmarks",
+        bound=0.2,
+        bound_rel=0.05,
+        n_landmarks=10,
+        covering_radius=0.1,
+        covering_bound=0.2,
+        interleaving_bound=0.3,
+    )
+    approx = dataclasses.replace(
+        PROVENANCE,
+        certificate=landmarks,
+        cost_estimate=CostEstimate(memory_bytes=100, seconds=0.5, detail={"n_points": 10}),
+        cost_estimate_exact=CostEstimate(memory_bytes=900, seconds=2.0),
+    )
+    assert approx.approximate is True
+    data = json.loads(json.dumps(approx.to_dict()))
+    assert data["certificate"]["n_landmarks"] == 10
+    assert data["cost_estimate"] == {"memory_bytes": 100, "seconds": 0.5, "n_points": 10}
+    assert Provenance.from_dict(data) == approx
+    assert Provenance.from_dict(PROVENANCE.to_dict()) == PROVENANCE
 
 
 def test_bars_sorted_by_birth_then_death() -> None:
@@ -145,6 +211,9 @@ def test_to_ripser_round_trip() -> None:
     assert np.isinf(dgms[0][:, 1]).sum() == 1
     back = Diagram.from_ripser(dgms, scale=d.scale, n_points=d.n_points)
     assert back == d
+    assert back.provenance is None
+    kept = Diagram.from_ripser(dgms, scale=d.scale, n_points=d.n_points, provenance=PROVENANCE)
+    assert kept == d and kept.provenance is PROVENANCE
 
 
 def test_to_ripser_returns_writable_copies() -> None:

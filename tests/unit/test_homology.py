@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
-from tda_interp.diagrams import Diagram
+from tda_interp.diagrams import Certificate, Diagram
 from tda_interp.exceptions import ActivationError, ConfigError, TdaInterpWarning
+from tda_interp.execution import RipsTask, WarningLog, run_task
 from tda_interp.homology import (
     apply_view,
     available_backends,
@@ -23,9 +25,20 @@ from tda_interp.homology import (
     resolve_backend,
     vietoris_rips,
 )
+from tda_interp.options import RipsOptions
 
 Cloud = NDArray[np.float64]
 HAS_GPH = "giotto-ph" in available_backends()
+
+
+def in_a_run(X: Cloud, view: str, place: str, **rips: Any) -> Diagram:
+    """Compute ``X`` as a run does: as a task that knows its place (errors start with it), its
+    warnings re-emitted once per kind, naming the place."""
+    out = run_task(RipsTask(X, view, RipsOptions(**rips), place=place))
+    log = WarningLog()
+    log.add(out.warnings, place)
+    log.emit()
+    return out.diagram
 
 
 def assert_same_diagram(a: Diagram, b: Diagram, atol: float) -> None:
@@ -83,15 +96,75 @@ def test_sphere_has_one_long_h2_bar(sphere: Cloud) -> None:
     assert d.n_infinite(2) == 0
 
 
-def test_meta_records_provenance(noisy_circle: Cloud) -> None:
+def test_provenance_records_how_it_was_computed(noisy_circle: Cloud) -> None:
     d = vietoris_rips(noisy_circle, backend="ripser", view="centered")
-    assert d.meta["view"] == "centered"
-    assert d.meta["metric"] == "euclidean"
-    assert d.meta["backend"] == "ripser"
-    assert d.meta["n_points_total"] == len(noisy_circle)
-    assert d.meta["subsampled"] is False
+    p = d.provenance
+    assert p is not None
+    assert p.view == "centered"
+    assert p.metric == "euclidean"
+    assert p.backend == "ripser"
+    assert p.n_points_total == len(noisy_circle)
+    assert p.subsampled is False
     assert d.n_points == len(noisy_circle)
     assert d.scale == pytest.approx(distance_matrix(noisy_circle).max())
+
+
+def test_provenance_of_an_exact_diagram_hand_checked(noisy_circle: Cloud) -> None:
+    # 60 points <= 1000: the default "subsample:1000" keeps every point, exactly
+    d = vietoris_rips(noisy_circle, backend="ripser", seed=5, coeff=3)
+    p = d.provenance
+    assert p is not None
+    assert (p.coeff, p.seed, p.approximation) == (3, 5, "subsample:1000")
+    assert p.approximate is False
+    c = p.certificate
+    assert (c.kind, c.bound, c.bound_rel) == ("exact", 0.0, 0.0)
+    # fields of landmarks and truncation do not apply: None (0.1 wrote covering_radius=0.0)
+    assert c.n_landmarks is None and c.covering_radius is None and c.covering_bound is None
+    assert c.interleaving_bound is None and c.truncated_at is None and c.n_truncated is None
+    assert p.pca_residual_bound is None and p.pca_residual_bound_rel is None
+    assert p.cost_estimate is not None and p.cost_estimate.detail["n_points"] == 60
+    assert p.cost_estimate_exact is None  # nothing was avoided
+    # the view's name comes from the view
+    pca = vietoris_rips(noisy_circle, view="pca2").provenance
+    assert pca is not None and pca.view == "pca2"
+
+
+def test_default_approximation_subsamples_above_1000_points() -> None:
+    X = np.random.default_rng(9).normal(size=(1200, 2))
+    d = vietoris_rips(X, maxdim=0, backend="ripser", seed=2)
+    p = d.provenance
+    assert p is not None
+    assert d.n_points == 1000 and len(d[0]) == 1000
+    assert (p.n_points_total, p.subsampled, p.approximation) == (1200, True, "subsample:1000")
+    assert p.approximate is True
+    # a uniform subsample has no certified bound
+    assert p.certificate == Certificate(
+        kind="exact", bound=None, bound_rel=None, convention=p.certificate.convention
+    )
+    # the subsample is the one uniform_subsample draws with the same seed
+    keep = np.sort(np.random.default_rng(2).choice(1200, size=1000, replace=False))
+    assert d == vietoris_rips(X[keep], maxdim=0, backend="ripser")
+    # exactly 1000 points: nothing subsampled; "auto" and "exact" keep all 1200
+    at_1000 = vietoris_rips(X[:1000], maxdim=0).provenance
+    assert at_1000 is not None and at_1000.subsampled is False
+    for approximation in ("auto", "exact"):
+        full = vietoris_rips(X, maxdim=0, backend="ripser", approximation=approximation)
+        assert full.provenance is not None and full.provenance.approximate is False
+        assert full.n_points == 1200
+        assert full.scale == pytest.approx(distance_matrix(X).max())
+
+
+def test_maxdim_out_of_range_is_config_error(gaussian: Cloud) -> None:
+    # 0.1 raised ActivationError for maxdim=-1: a bad option is a ConfigError now
+    for bad in (-1, 4, 1.0, True):
+        with pytest.raises(ConfigError, match=r"maxdim to be an int in \[0, 3\]") as info:
+            vietoris_rips(gaussian, maxdim=bad)
+        assert info.value.key == "maxdim"
+
+
+def test_unknown_option_is_config_error_with_a_suggestion(gaussian: Cloud) -> None:
+    with pytest.raises(ConfigError, match=r"'maxdm' \(did you mean 'maxdim'\?\)"):
+        vietoris_rips(gaussian, maxdm=2)
 
 
 # ---------------------------------------------------------------------- invariances
@@ -158,14 +231,15 @@ def test_ripser_and_giotto_ph_agree(fixture: str, request: pytest.FixtureRequest
     X = request.getfixturevalue(fixture)
     a = vietoris_rips(X, backend="ripser")
     b = vietoris_rips(X, backend="giotto-ph")
-    assert b.meta["backend"] == "giotto-ph"
+    assert b.provenance is not None and b.provenance.backend == "giotto-ph"
     assert b[0].dtype == np.float64
     assert_same_diagram(a, b, atol=1e-5 * a.scale)
 
 
 def test_auto_backend_is_an_installed_one(gaussian: Cloud) -> None:
     assert resolve_backend("auto") in available_backends()
-    assert vietoris_rips(gaussian).meta["backend"] == available_backends()[0]
+    d = vietoris_rips(gaussian)
+    assert d.provenance is not None and d.provenance.backend == available_backends()[0]
 
 
 def test_unknown_backend_is_config_error(gaussian: Cloud) -> None:
@@ -182,7 +256,7 @@ def test_distance_matrix_hand_computed_3_4_5() -> None:
 def test_distance_matrix_float64_symmetric_zero_diagonal() -> None:
     X = np.random.default_rng(0).normal(size=(25, 7)).astype(np.float32)
     for metric in ("euclidean", "cosine", "correlation"):
-        D = distance_matrix(X, metric=metric)  # type: ignore[arg-type]
+        D = distance_matrix(X, metric=metric)
         assert D.dtype == np.float64
         assert D.shape == (25, 25)
         assert np.array_equal(D, D.T)
@@ -202,6 +276,33 @@ def test_cosine_distance_of_zero_rows_follows_docstring() -> None:
     assert not np.isnan(D).any()
     assert D[0, 2] == 1.0
     assert D[0, 1] == 0.0
+
+
+def test_precomputed_distances_give_the_diagram_of_the_points(noisy_circle: Cloud) -> None:
+    D = distance_matrix(noisy_circle)
+    points = vietoris_rips(noisy_circle, backend="ripser")
+    matrix = vietoris_rips(D, metric="precomputed", backend="ripser")
+    assert matrix == points
+    assert matrix.provenance is not None and matrix.provenance.metric == "precomputed"
+    assert matrix.provenance.n_points_total == len(noisy_circle)
+    # a subsample takes the same rows and columns as it takes points
+    sub = vietoris_rips(D, metric="precomputed", approximation="subsample:25", seed=1)
+    assert sub == vietoris_rips(noisy_circle, approximation="subsample:25", seed=1)
+    assert sub.n_points == 25
+
+
+def test_precomputed_hand_computed_and_refusals() -> None:
+    # distances 1, 1.5, 2 between 3 points: H0 merges at 1 and 1.5; diameter 2
+    D = np.array([[0.0, 1.0, 2.0], [1.0, 0.0, 1.5], [2.0, 1.5, 0.0]])
+    d = vietoris_rips(D, metric="precomputed", maxdim=0)
+    assert d[0].tolist() == [[0.0, 1.0], [0.0, 1.5], [0.0, np.inf]]
+    assert (d.scale, d.n_points) == (2.0, 3)
+    with pytest.raises(ConfigError, match="needs points"):
+        vietoris_rips(D, metric="precomputed", view="pca2")
+    with pytest.raises(ConfigError, match="needs points"):
+        vietoris_rips(D, metric="precomputed", approximation="landmarks:2")
+    with pytest.raises(ActivationError, match="square distance matrix"):
+        vietoris_rips(np.zeros((4, 3)), metric="precomputed")
 
 
 # ---------------------------------------------------------------------- views
@@ -246,7 +347,7 @@ def test_pc_view_recovers_circle_hidden_in_high_dimensions(
     rel = d.lifetimes(1, relative=True)
     assert rel[0] > 0.5
     assert (rel[1:] < 0.1).all()
-    assert d.meta["view"] == "pc1-2"
+    assert d.provenance is not None and d.provenance.view == "pc1-2"
     # the higher components are noise only
     noise = vietoris_rips(X, view="pc3-4", backend="ripser")
     assert noise.scale < 0.2
@@ -267,8 +368,13 @@ def test_pca_beyond_rank_raises_naming_the_view() -> None:
     X = np.random.default_rng(0).normal(size=(5, 3))
     with pytest.raises(ActivationError, match="'pca4'"):
         apply_view(X, "pca4")
+    with pytest.raises(ActivationError, match="'pc3-6'"):
+        vietoris_rips(X, view="pc3-6")
+    # a run names the layer and checkpoint once, in front of the message
+    place = "checkpoint 'step_3' layer 'blocks.0.mlp' view 'pc3-6'"
     with pytest.raises(ActivationError, match="'pc3-6'") as info:
-        vietoris_rips(X, view="pc3-6", site="blocks.0.mlp", checkpoint="step_3")
+        in_a_run(X, "pc3-6", place)
+    assert str(info.value).startswith(place + ": ")
     assert "blocks.0.mlp" in str(info.value)
     assert "step_3" in str(info.value)
 
@@ -278,11 +384,14 @@ def test_nan_input_names_layer_and_checkpoint(gaussian: Cloud) -> None:
     X = gaussian.copy()
     X[3, 1] = np.nan
     with pytest.raises(ActivationError, match="NaN") as info:
-        vietoris_rips(X, site="blocks.2.mlp", checkpoint="step_0900")
+        vietoris_rips(X)
+    assert 'nonfinite="drop"' in str(info.value)
+    with pytest.raises(ActivationError, match="NaN") as info:
+        in_a_run(X, "raw", "checkpoint 'step_0900' layer 'blocks.2.mlp' view 'raw'")
     msg = str(info.value)
     assert "blocks.2.mlp" in msg
     assert "step_0900" in msg
-    assert "drop_nonfinite=True" in msg
+    assert 'nonfinite="drop"' in msg
 
 
 def test_inf_input_is_rejected(gaussian: Cloud) -> None:
@@ -295,11 +404,18 @@ def test_inf_input_is_rejected(gaussian: Cloud) -> None:
 def test_drop_nonfinite_warns_and_drops(gaussian: Cloud) -> None:
     X = gaussian.copy()
     X[[2, 5], 0] = [np.nan, -np.inf]
-    with pytest.warns(TdaInterpWarning, match="Dropped 2 of 40") as record:
-        d = vietoris_rips(X, drop_nonfinite=True, site="fc1", backend="ripser")
-    assert "fc1" in str(record[0].message)
+    with pytest.warns(TdaInterpWarning, match="Dropped 2 of 40"):
+        d = vietoris_rips(X, nonfinite="drop", backend="ripser")
     assert d.n_points == 38
+    assert d.provenance is not None and d.provenance.n_points_total == 38
     assert d == vietoris_rips(np.delete(gaussian, [2, 5], axis=0), backend="ripser")
+    # in a run, the warning names the layer
+    with pytest.warns(TdaInterpWarning, match="Dropped 2 of 40") as record:
+        ran = in_a_run(
+            X, "raw", "checkpoint 'c' layer 'fc1' view 'raw'", nonfinite="drop", backend="ripser"
+        )
+    assert "fc1" in str(record[0].message)
+    assert ran == d
 
 
 def test_check_cloud_returns_float64(gaussian: Cloud) -> None:
@@ -320,34 +436,40 @@ def test_too_few_points_after_dropping() -> None:
         pytest.warns(TdaInterpWarning),
         pytest.raises(ActivationError, match="at least 2 points"),
     ):
-        vietoris_rips(X, drop_nonfinite=True)
+        vietoris_rips(X, nonfinite="drop")
 
 
 @pytest.mark.parametrize("shape", [(4, 3, 2), (5,)])
 def test_wrong_ndim_is_rejected(shape: tuple[int, ...]) -> None:
     with pytest.raises(ActivationError, match=r"\(n_points, n_features\)") as info:
-        vietoris_rips(np.zeros(shape), site="blocks.1")
+        vietoris_rips(np.zeros(shape))
+    assert str(shape) in str(info.value)
+    with pytest.raises(ActivationError, match=r"\(n_points, n_features\)") as info:
+        in_a_run(np.zeros(shape), "raw", "checkpoint 'c' layer 'blocks.1' view 'raw'")
     assert str(shape) in str(info.value)
     assert "blocks.1" in str(info.value)
 
 
 def test_max_points_subsampling_is_seeded_and_recorded(gaussian: Cloud) -> None:
-    a = vietoris_rips(gaussian, max_points=20, seed=3, backend="ripser")
-    b = vietoris_rips(gaussian, max_points=20, seed=3, backend="ripser")
-    c = vietoris_rips(gaussian, max_points=20, seed=4, backend="ripser")
+    a = vietoris_rips(gaussian, approximation="subsample:20", seed=3, backend="ripser")
+    b = vietoris_rips(gaussian, approximation="subsample:20", seed=3, backend="ripser")
+    c = vietoris_rips(gaussian, approximation="subsample:20", seed=4, backend="ripser")
     assert a.n_points == 20
     assert len(a[0]) == 20
-    assert a.meta["subsampled"] is True
-    assert a.meta["n_points_total"] == 40
-    assert a.meta["seed"] == 3
+    assert a.provenance is not None
+    assert a.provenance.subsampled is True
+    assert a.provenance.n_points_total == 40
+    assert a.provenance.seed == 3
+    assert a.provenance.approximation == "subsample:20"
     assert a == b
     assert a != c
-    full = vietoris_rips(gaussian, max_points=40, backend="ripser")
-    assert full.meta["subsampled"] is False
+    full = vietoris_rips(gaussian, approximation="subsample:40", backend="ripser")
+    assert full.provenance is not None
+    assert full.provenance.subsampled is False
     assert full.n_points == 40
 
 
 def test_subsample_is_a_subset_of_the_cloud(gaussian: Cloud) -> None:
     # the scale of a subsample never exceeds the diameter of the whole cloud
-    d = vietoris_rips(gaussian, max_points=10, seed=0, maxdim=0, backend="ripser")
+    d = vietoris_rips(gaussian, approximation="subsample:10", seed=0, maxdim=0, backend="ripser")
     assert d.scale <= distance_matrix(gaussian).max() + 1e-12

@@ -12,6 +12,7 @@ Ground truths used here:
 from __future__ import annotations
 
 import math
+import warnings
 
 import gudhi
 import numpy as np
@@ -28,6 +29,7 @@ from tda_interp.homology.significance import (
     monte_carlo_threshold,
     significance,
 )
+from tda_interp.options import RipsOptions, SignificanceOptions
 
 # ---------------------------------------------------------------------- fixtures
 
@@ -219,7 +221,7 @@ def test_subsample_method_finds_the_circle() -> None:
     X = _circle_in(2, n=100, seed=3)
     res = significance(X, method="subsample", n_null=19, seed=0)
     assert res.method == "subsample"
-    assert res.params["subsample_size"] == 50
+    assert res.options.subsample_size == 50  # resolved: half the cloud
     assert res.n_significant[1] == 1
     rel = res.to_frame().query("dim == 1")
     np.testing.assert_array_equal(rel["significant"], rel["rel_lifetime"] > res.thresholds[1])
@@ -252,8 +254,8 @@ def test_deterministic_by_seed_and_reuses_a_given_diagram() -> None:
 def test_null_goes_through_the_same_view() -> None:
     X = _circle_in(32, n=50, seed=6)
     res = significance(X, view="pc1-2", n_null=4, alpha=0.5, seed=0)
-    assert res.params["view"] == "pc1-2"
-    assert res.diagram.meta["view"] == "pc1-2"
+    assert res.diagram.provenance is not None
+    assert res.diagram.provenance.view == "pc1-2"
     for k, cloud in enumerate(matched_gaussian_clouds(X, 4, seed=0)):
         dgm = vietoris_rips(cloud, maxdim=1, view="pc1-2")
         life = dgm.lifetimes(1, relative=True)
@@ -277,19 +279,66 @@ def test_to_frame_columns_and_alignment() -> None:
     assert "H1: 1" in repr(res)
 
 
+def test_result_records_its_options() -> None:
+    X = _circle_in(3, n=40, seed=8)
+    res = significance(X, n_null=4, alpha=0.5, seed=2, maxdim=1, backend="ripser")
+    assert res.options == SignificanceOptions(n_null=4, alpha=0.5)
+    assert (res.method, res.alpha, res.maxdim, res.seed) == ("gaussian", 0.5, 1, 2)
+    assert res.n_significant == tuple(int(s.sum()) for s in res.significant)
+    assert all(len(n) == 4 for n in res.null_statistics)
+    # options objects and keyword overrides are the same call
+    same = significance(
+        X,
+        SignificanceOptions(n_null=4, alpha=0.5),
+        rips=RipsOptions(maxdim=1, seed=2, backend="ripser"),
+    )
+    assert same.options == res.options and same.diagram == res.diagram
+    for k in (0, 1):
+        np.testing.assert_array_equal(same.null_statistics[k], res.null_statistics[k])
+        np.testing.assert_array_equal(same.p_values[k], res.p_values[k])
+    # "subsample" resolves its size; "gaussian" keeps None
+    sub = significance(X, method="subsample", n_null=3, alpha=0.5)
+    assert sub.options == SignificanceOptions(
+        method="subsample", n_null=3, alpha=0.5, subsample_size=20
+    )
+    assert res.options.subsample_size is None
+    with pytest.raises(ConfigError, match=r"'n_nul' \(did you mean 'n_null'\?\)"):
+        significance(X, n_nul=4)
+
+
+def test_null_clouds_use_the_same_approximation() -> None:
+    X = _circle_in(8, n=60, seed=9)
+    res = significance(X, n_null=3, alpha=0.5, seed=0, approximation="landmarks:25")
+    assert res.diagram.n_points == 25
+    assert res.diagram.provenance is not None
+    assert res.diagram.provenance.approximation == "landmarks:25"
+    for k, cloud in enumerate(matched_gaussian_clouds(X, 3, seed=0)):
+        dgm = vietoris_rips(cloud, maxdim=1, approximation="landmarks:25")
+        assert dgm.n_points == 25
+        for dim in (0, 1):
+            life = dgm.lifetimes(dim, relative=True)
+            assert res.null_statistics[dim][k] == pytest.approx(life[0] if life.size else 0.0)
+
+
 # ---------------------------------------------------------------------- bad input
 
 
 @pytest.mark.parametrize("alpha", [0.0, 1.0, -0.1, 1.5, float("nan")])
 def test_alpha_outside_unit_interval_is_refused(alpha: float) -> None:
-    with pytest.raises(ConfigError, match="alpha strictly between 0 and 1"):
+    with pytest.raises(ConfigError, match=r"Expected alpha to be a number in \(0, 1\)") as err:
         significance(_circle_in(2, n=20), alpha=alpha)
+    assert err.value.key == "alpha"
+    with pytest.raises(ConfigError, match=r"Expected alpha to be a number in \(0, 1\)"):
+        SignificanceOptions(alpha=alpha)
 
 
 @pytest.mark.parametrize("n_null", [0, -3, 2.5, True])
 def test_bad_n_null_is_refused(n_null: object) -> None:
-    with pytest.raises(ConfigError, match="n_null to be an integer >= 1"):
-        significance(_circle_in(2, n=20), n_null=n_null)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="Expected n_null to be an int >= 1") as err:
+        significance(_circle_in(2, n=20), n_null=n_null)
+    assert err.value.key == "n_null"
+    with pytest.raises(ConfigError, match="Expected n_null to be an int >= 1"):
+        SignificanceOptions(n_null=n_null)  # type: ignore[arg-type]
 
 
 def test_too_few_points_are_refused() -> None:
@@ -304,11 +353,17 @@ def test_identical_points_are_refused() -> None:
 
 def test_unknown_method_and_bad_subsample_size_are_refused() -> None:
     X = _circle_in(2, n=20)
-    with pytest.raises(ConfigError, match="Unknown significance method"):
-        significance(X, method="bootstrap")  # type: ignore[arg-type]
-    for size in (1, 20, 5.5):
-        with pytest.raises(ConfigError, match="subsample_size"):
-            significance(X, method="subsample", subsample_size=size)  # type: ignore[arg-type]
+    with pytest.raises(
+        ConfigError, match="Expected method to be one of 'gaussian', 'subsample'"
+    ) as err:
+        significance(X, method="bootstrap")
+    assert err.value.key == "method"
+    for size in (1, 5.5):
+        with pytest.raises(ConfigError, match="Expected subsample_size to be an int >= 2"):
+            significance(X, method="subsample", subsample_size=size)
+    # a size the options allow, but this cloud of 20 points cannot give
+    with pytest.raises(ConfigError, match=r"subsample_size to be an integer in \[2, 19\]"):
+        significance(X, method="subsample", subsample_size=20)
 
 
 def test_mismatched_diagram_is_refused() -> None:
@@ -322,7 +377,12 @@ def test_mismatched_diagram_is_refused() -> None:
 
 
 def test_unreachable_alpha_warns() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        opts = SignificanceOptions(n_null=9, alpha=0.05)  # legal options: no warning yet ...
     with pytest.warns(TdaInterpWarning, match="no bar can be significant"):
-        res = significance(_circle_in(2, n=20), n_null=9, alpha=0.05)
+        res = significance(_circle_in(2, n=20), opts)  # ... the test warns when it runs
     assert res.n_significant == (0, 0)
     assert res.thresholds == (math.inf, math.inf)
+    with pytest.warns(TdaInterpWarning, match="no bar can be significant"):
+        significance(_circle_in(2, n=20), n_null=9, alpha=0.05)

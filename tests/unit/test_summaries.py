@@ -11,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tda_interp.diagrams import DEFAULT_LONG_BAR, Diagram, persistent_entropy, summarize
+from tda_interp.exceptions import ConfigError
+from tda_interp.options import SummaryOptions
 
 INF = np.inf
 
@@ -139,10 +141,36 @@ def test_bound_rel_travels_with_the_summaries(make_circle: Callable[..., np.ndar
     from tda_interp.homology import vietoris_rips
 
     X = make_circle(300, noise=0.02)
-    approx = vietoris_rips(X, backend="ripser", n_landmarks=40)
-    rows = summarize(approx)
-    assert all(r["bound_rel"] == approx.meta["bottleneck_bound_rel"] > 0 for r in rows)
+    approx = vietoris_rips(X, backend="ripser", approximation="landmarks:40")
+    assert approx.provenance is not None
+    bound_rel = approx.provenance.certificate.bound_rel
+    assert bound_rel is not None and bound_rel > 0
+    assert all(r["bound_rel"] == bound_rel for r in summarize(approx))
     assert all(r["bound_rel"] == 0.0 for r in summarize(vietoris_rips(X, backend="ripser")))
-    assert all(r["bound_rel"] is None for r in summarize(example()))  # no meta: unknown
-    subsample = vietoris_rips(X, backend="ripser", max_points=50)
+    assert all(r["bound_rel"] is None for r in summarize(example()))  # no provenance: unknown
+    subsample = vietoris_rips(X, backend="ripser", approximation="subsample:50")
     assert all(r["bound_rel"] is None for r in summarize(subsample))
+
+
+def test_options_object_and_override_agree() -> None:
+    d = Diagram(pairs=[[[0.0, 1.0], [0.0, 2.0], [0.0, 0.5]]], scale=4.0)
+    assert summarize(d, SummaryOptions(long_bar=0.2)) == summarize(d, long_bar=0.2)
+    assert summarize(d, SummaryOptions(long_bar=0.2))[0]["n_long"] == 2
+    # an override applies over the options given
+    assert summarize(d, SummaryOptions(long_bar=0.2), long_bar=0.5)[0]["n_long"] == 0
+    with pytest.raises(ConfigError, match="long_bar"):
+        summarize(d, long_bar=-0.1)
+    with pytest.raises(ConfigError, match=r"'long_barr' \(did you mean 'long_bar'\?\)"):
+        summarize(d, long_barr=0.1)
+
+
+def test_n_significant_only_with_significance(make_circle: Callable[..., np.ndarray]) -> None:
+    from tda_interp.homology import significance
+
+    X = make_circle(40, noise=0.05, seed=1)
+    res = significance(X, n_null=19, seed=0, backend="ripser")
+    rows = summarize(res.diagram, significance=res)
+    assert all(set(r) == KEYS | {"n_significant"} for r in rows)
+    assert [r["n_significant"] for r in rows] == [int(s.sum()) for s in res.significant]
+    assert rows[1]["n_significant"] == 1  # the circle's loop
+    assert all("n_significant" not in r for r in summarize(res.diagram))
