@@ -13,15 +13,19 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
 from tda_interp.exceptions import ConfigError
+from tda_interp.options.run import parse_executor
 
 __all__ = [
     "DaskExecutor",
     "Executor",
     "ProcessExecutor",
     "SerialExecutor",
+    "executor_scope",
     "make_executor",
 ]
 
@@ -41,8 +45,33 @@ class Executor(Protocol):
         ...
 
 
-class SerialExecutor:
-    """Runs tasks one after the other in this process (no start-up cost, no pickling)."""
+class _Closing:
+    """``with executor:`` closes it on exit, also on an exception."""
+
+    def close(self) -> None:  # pragma: no cover - overridden
+        return None
+
+    def __enter__(self: Any) -> Any:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class SerialExecutor(_Closing):
+    """Runs tasks one after the other in this process (no start-up cost, no pickling).
+
+    Examples
+    --------
+    >>> with SerialExecutor() as ex:
+    ...     sorted(ex.imap(abs, [-2, 3]))
+    [(0, 2), (1, 3)]
+    """
 
     def imap(self, func: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
         for index, item in enumerate(items):
@@ -55,7 +84,7 @@ class SerialExecutor:
         return "SerialExecutor()"
 
 
-class ProcessExecutor:
+class ProcessExecutor(_Closing):
     """Local worker processes (``fork`` start method on Linux, ``spawn`` elsewhere).
 
     Parameters
@@ -124,7 +153,7 @@ class ProcessExecutor:
         return f"ProcessExecutor(n_workers={self.n_workers})"
 
 
-class DaskExecutor:
+class DaskExecutor(_Closing):
     """Tasks on a Dask ``distributed`` cluster.
 
     Parameters
@@ -187,28 +216,35 @@ def make_executor(spec: str | Executor | None, *, n_tasks: int, work: float) -> 
         Number of tasks about to run.
     work : float
         Rough total work (sum of squared point counts), to decide ``"auto"``.
+
+    Examples
+    --------
+    >>> make_executor("auto", n_tasks=3, work=100.0)
+    SerialExecutor()
     """
     if spec is not None and not isinstance(spec, str):
         return spec
-    text = (spec or "auto").strip()
-    if text == "auto":
+    kind, arg = parse_executor(spec or "auto")
+    if kind == "auto":
         # Starting workers costs about a second; below ~2e6 squared points in all (e.g. 50
         # clouds of 200 points) the serial loop finishes first.
         if n_tasks > 1 and work > 2e6:
             return ProcessExecutor()
         return SerialExecutor()
-    if text == "serial":
+    if kind == "serial":
         return SerialExecutor()
-    if text == "processes":
-        return ProcessExecutor()
-    if text.startswith("processes:"):
-        try:
-            return ProcessExecutor(int(text.split(":", 1)[1]))
-        except ValueError as err:
-            raise ConfigError(f"Executor {spec!r}: expected 'processes:N' with N >= 1.") from err
-    if text.startswith("dask:"):
-        return DaskExecutor(text.split(":", 1)[1])
-    raise ConfigError(
-        f"Unknown executor {spec!r}; expected 'auto', 'serial', 'processes', 'processes:N' or "
-        "'dask:ADDRESS'."
-    )
+    if kind == "processes":
+        return ProcessExecutor(arg)
+    return DaskExecutor(arg)
+
+
+@contextmanager
+def executor_scope(spec: str | Executor | None, *, n_tasks: int, work: float) -> Iterator[Executor]:
+    """:func:`make_executor` as a context: an executor made here is closed on exit (also on an
+    exception); an executor object passed in belongs to the caller and is left open."""
+    runner = make_executor(spec, n_tasks=n_tasks, work=work)
+    try:
+        yield runner
+    finally:
+        if runner is not spec:
+            runner.close()

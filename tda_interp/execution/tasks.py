@@ -1,28 +1,32 @@
 """Independent persistence tasks: pure, picklable, keyed by a content hash.
 
 Every (checkpoint, layer, view) computation is one :class:`RipsTask`: the activations and the
-parameters in, a :class:`~tda_interp.diagrams.Diagram` out, with no reference to a model, a run
-directory or any other state, so an executor may run it in another process or on a Dask worker.
+options in, a :class:`~tda_interp.diagrams.Diagram` (and its significance calls) out, with no
+reference to a model, a run directory or any other state, so an executor may run it in another
+process or on a Dask worker. Where the cloud came from (``place``) only names it in errors; it
+is not part of the content key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 import warnings
-from dataclasses import dataclass, field, replace
-from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
+from tda_interp._versions import library_versions
 from tda_interp.diagrams.diagram import Diagram
-from tda_interp.exceptions import TdaInterpWarning
+from tda_interp.exceptions import TdaInterpError, TdaInterpWarning, with_context
+from tda_interp.execution.warnlog import as_warning
 from tda_interp.homology.backends import resolve_backend
-from tda_interp.homology.persistence import check_cloud, uniform_subsample, vietoris_rips
-from tda_interp.homology.significance import significance
+from tda_interp.homology.persistence import check_input, compute_diagram
+from tda_interp.homology.significance import SignificanceResult, compute_significance
 from tda_interp.homology.views import View, ViewLike, parse_view
+from tda_interp.options import RipsOptions, SignificanceOptions
 
 __all__ = ["RipsTask", "TaskOutput", "run_task", "task_key"]
 
@@ -37,116 +41,89 @@ class RipsTask:
         The captured activations of one layer at one checkpoint.
     view : str or View
         See :mod:`tda_interp.homology.views`.
-    options : dict
-        Keyword arguments of :func:`tda_interp.homology.vietoris_rips` (maxdim, metric, backend,
-        max_points, seed, ...), JSON-serialisable.
-    checkpoint, site : str, optional
-        Where the cloud came from (error messages only; not part of the content key).
+    rips : RipsOptions
+        How the diagram is computed.
+    significance : SignificanceOptions or None
+        Significance calls for every bar, or none.
+    place : str, optional
+        Where the cloud came from (``"checkpoint 'step_1' layer 'fc' view 'raw'"``): an error
+        raised computing it starts with this. Not part of the content key.
     """
 
-    points: NDArray[Any]
+    points: NDArray[np.generic]
     view: ViewLike
-    options: dict[str, Any] = field(default_factory=dict)
-    checkpoint: str | None = None
-    site: str | None = None
+    rips: RipsOptions = field(default_factory=RipsOptions)
+    significance: SignificanceOptions | None = None
+    place: str | None = None
 
 
 @dataclass(frozen=True)
 class TaskOutput:
-    """A task's diagram and the warnings raised while computing it (re-emitted by the caller)."""
+    """A task's diagram, its calls, and the warnings raised computing them (re-emitted by the
+    caller, with their class, once per kind: see :class:`~tda_interp.execution.WarningLog`)."""
 
     diagram: Diagram
-    warnings: tuple[str, ...] = ()
+    significance: SignificanceResult | None = None
+    warnings: tuple[Warning, ...] = ()
     cached: bool = False
-
-
-def _versions() -> str:
-    out = []
-    for name in ("tda-interp", "ripser", "giotto-ph", "gudhi", "numpy", "scipy"):
-        try:
-            out.append(f"{name}={version(name)}")
-        except PackageNotFoundError:
-            out.append(f"{name}=absent")
-    return ";".join(out)
-
-
-_VERSIONS: str | None = None
 
 
 def task_key(task: RipsTask) -> str:
     """SHA-256 of everything that determines the task's result.
 
     The points' bytes, dtype and shape; the view (its name, and its matrix for projections);
-    the options with ``backend="auto"`` resolved; and the versions of tda-interp and of the
-    persistence libraries. Callable views are keyed by their name: give different functions
-    different names.
+    the options that define results, with ``backend="auto"`` resolved; the significance
+    options; and the library versions. Callable views are keyed by their name: give different
+    functions different names.
     """
-    global _VERSIONS
-    if _VERSIONS is None:
-        _VERSIONS = _versions()
     pts = np.ascontiguousarray(task.points)
     view: View = parse_view(task.view)
-    options = dict(task.options)
-    options["backend"] = resolve_backend(str(options.get("backend", "auto")))
+    rips = task.rips.params()
+    rips["backend"] = resolve_backend(task.rips.backend, coeff=task.rips.coeff)
     digest = hashlib.sha256()
     digest.update(f"{pts.dtype.str}{pts.shape}".encode())
     digest.update(pts.tobytes())
     digest.update(f"view={view.name};kind={view.kind};metric={view.metric}".encode())
     if view.matrix is not None:
         digest.update(np.ascontiguousarray(view.matrix).tobytes())
-    digest.update(json.dumps(options, sort_keys=True, default=str).encode())
-    digest.update(_VERSIONS.encode())
+    sig = None if task.significance is None else task.significance.params()
+    digest.update(json.dumps({"rips": rips, "significance": sig}, sort_keys=True).encode())
+    digest.update(json.dumps(library_versions(), sort_keys=True).encode())
     return digest.hexdigest()
 
 
-def run_task(task: RipsTask) -> TaskOutput:
-    """Compute a task's diagram (top-level and pure, so that worker processes can run it).
+def _portable(warning: Warning) -> Warning:
+    """The warning itself if it survives pickling (ours and the built-in classes do), else a
+    UserWarning with its class name in the text."""
+    if isinstance(warning, TdaInterpWarning) or type(warning).__module__ == "builtins":
+        return warning
+    try:
+        pickle.loads(pickle.dumps(warning))
+    except Exception:
+        return UserWarning(f"{type(warning).__name__}: {warning}")
+    return warning
 
-    With ``options["n_null"] > 0`` each bar also gets a significance call against that many
-    matched-covariance Gaussian clouds (:func:`tda_interp.homology.significance`, level
-    ``options["alpha"]``), stored in ``diagram.meta["significance"]``.
-    """
-    options = dict(task.options)
-    n_null = int(options.pop("n_null", 0) or 0)
-    alpha = float(options.pop("alpha", 0.05))
+
+def run_task(task: RipsTask) -> TaskOutput:
+    """Compute a task's diagram, and its significance calls when asked (top-level and pure, so
+    that worker processes can run it). The cloud is checked once, here; an error names the
+    task's ``place``."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        diagram = vietoris_rips(
-            task.points, view=task.view, site=task.site, checkpoint=task.checkpoint, **options
-        )
-        if n_null > 0:
-            diagram = _with_significance(task, diagram, options, n_null, alpha)
-    return TaskOutput(diagram=diagram, warnings=tuple(str(w.message) for w in caught))
-
-
-def _with_significance(
-    task: RipsTask, diagram: Diagram, options: dict[str, Any], n_null: int, alpha: float
-) -> Diagram:
-    if diagram.meta.get("n_landmarks"):
-        warnings.warn(
-            f"No significance calls for layer {task.site!r} at checkpoint {task.checkpoint!r}: "
-            "its diagram was computed on landmarks, and the null clouds would need the same "
-            "approximation; raise memory_budget or lower max_points.",
-            TdaInterpWarning,
-            stacklevel=3,
-        )
-        return diagram
-    pts = check_cloud(
-        task.points,
-        drop_nonfinite=bool(options.get("drop_nonfinite", False)),
-        site=task.site,
-        checkpoint=task.checkpoint,
-    )
-    pts = uniform_subsample(pts, options.get("max_points"), int(options.get("seed", 0)))
-    result = significance(
-        pts,
-        maxdim=diagram.maxdim,
-        view=task.view,
-        metric=diagram.meta.get("metric", "euclidean"),
-        n_null=n_null,
-        alpha=alpha,
-        seed=int(options.get("seed", 0)),
-        backend=str(diagram.meta.get("backend", "auto")),
+        try:
+            pts = check_input(task.points, task.rips)
+            diagram = compute_diagram(pts, task.view, task.rips)
+            calls = None
+            if task.significance is not None:
+                calls = compute_significance(
+                    pts, task.view, task.rips, task.significance, diagram=diagram
+                )
+        except TdaInterpError as err:
+            if task.place is None:
+                raise
+            raise with_context(err, task.place) from err
+    return TaskOutput(
         diagram=diagram,
+        significance=calls,
+        warnings=tuple(_portable(as_warning(w.message)) for w in caught),
     )
-    return replace(diagram, meta={**diagram.meta, "significance": result.to_meta()})

@@ -1,23 +1,30 @@
-"""Run directories: atomic per-result files, resumable, readable as pandas DataFrames."""
+"""Run directories: atomic per-result files, resumable, read back by :class:`Run` as pandas
+DataFrames."""
 
+from tda_interp.store.codec import decode_result, encode_result
 from tda_interp.store.format import decode_component, encode_component, result_path
 from tda_interp.store.reader import (
+    CheckpointRecord,
     Result,
+    Run,
     iter_results,
     read_diagram,
     read_manifest,
     read_summaries,
 )
-from tda_interp.store.writer import RunWriter, atomic_write_bytes, library_versions
+from tda_interp.store.writer import RunWriter, atomic_write_bytes
 
 __all__ = [
+    "CheckpointRecord",
     "Result",
+    "Run",
     "RunWriter",
     "atomic_write_bytes",
     "decode_component",
+    "decode_result",
     "encode_component",
+    "encode_result",
     "iter_results",
-    "library_versions",
     "read_diagram",
     "read_manifest",
     "read_summaries",

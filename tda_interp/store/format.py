@@ -11,10 +11,11 @@
 Path components are percent-encoded (``urllib.parse.quote`` with no safe characters), so any
 layer name, including ``"a/b"`` or ``"<script>"``, maps to one file and back.
 
-Each ``.npz`` holds ``dgm_0 .. dgm_<maxdim>`` (float64 arrays of shape (n_bars, 2), infinite
-deaths as ``inf``) and ``record``, a JSON string with ``checkpoint``, ``step``, ``layer``,
-``view``, ``scale``, ``n_points``, ``diagram_meta`` and ``summary`` (one row per dimension, see
-:func:`tda_interp.diagrams.summarize`). Files load with ``numpy.load(path, allow_pickle=False)``.
+Each ``.npz`` is a result file of :mod:`tda_interp.store.codec` (the diagram, its provenance
+and significance calls) whose record also holds ``checkpoint``, ``step``, ``layer``, ``view``
+and ``summary`` (one row per dimension, see :func:`tda_interp.diagrams.summarize`). The manifest
+is described in :mod:`tda_interp.store.manifest`. Format version 2; version 1 (tda-interp 0.1)
+is still read, and resumed.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 FORMAT_NAME = "tda-interp-run"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 RESULTS = "results"
 _MAX_COMPONENT = 200  # bytes; leaves room for ".npz" and temporary-file affixes

@@ -1,76 +1,88 @@
-"""Reading a run directory back: manifest, diagrams, tidy pandas DataFrames."""
+"""Reading a run directory back: :class:`Run` (manifest read once), tidy pandas DataFrames."""
 
 from __future__ import annotations
 
-import json
 import os
+import warnings
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from tda_interp.diagrams.diagram import Diagram
-from tda_interp.exceptions import ActivationError, RunDirError
-from tda_interp.store.format import FORMAT_NAME, MANIFEST, RESULTS, result_path
+from tda_interp.exceptions import ActivationError, ConfigError, RunDirError
+from tda_interp.homology.significance import SignificanceResult
+from tda_interp.store.codec import decode_result
+from tda_interp.store.format import RESULTS, decode_component, result_path
+from tda_interp.store.manifest import load_manifest
 
-__all__ = ["Result", "iter_results", "read_diagram", "read_manifest", "read_summaries"]
+__all__ = [
+    "CheckpointRecord",
+    "Result",
+    "Run",
+    "iter_results",
+    "read_diagram",
+    "read_manifest",
+    "read_summaries",
+]
+
+_KEY_COLUMNS = ["checkpoint", "step", "layer", "view", "dim"]
+
+
+@dataclass(frozen=True)
+class CheckpointRecord:
+    """One checkpoint of a run, as the manifest records it."""
+
+    label: str
+    step: int
+    source: str | None = None
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
 class Result:
-    """One stored (checkpoint, layer, view) result."""
+    """One stored (checkpoint, layer, view) result.
+
+    Attributes
+    ----------
+    checkpoint, layer, view : str
+    step : int
+    diagram : Diagram
+        With its :class:`~tda_interp.diagrams.Provenance`.
+    significance : SignificanceResult or None
+        The calls on its bars, when the run made them.
+    summary : list of dict
+        One row per dimension (:func:`tda_interp.diagrams.summarize`).
+    """
 
     checkpoint: str
     step: int
     layer: str
     view: str
     diagram: Diagram
+    significance: SignificanceResult | None
     summary: list[dict[str, Any]]
-
-
-def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """The run's manifest as a dict; :class:`RunDirError` if it is missing or foreign."""
-    path = Path(run_dir) / MANIFEST
-    if not path.is_file():
-        raise RunDirError(
-            f"No run found at {str(run_dir)!r}: {MANIFEST} is missing. Pass the directory that "
-            "`tda-interp run` or `tda-interp demo` wrote."
-        )
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise RunDirError(f"The manifest {str(path)!r} is not valid JSON: {err}.") from err
-    if data.get("format") != FORMAT_NAME:
-        raise RunDirError(f"{str(path)!r} is not a tda-interp run manifest.")
-    return dict(data)
 
 
 def _load(path: Path) -> Result:
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            record = json.loads(str(npz["record"]))
-            n_dims = sum(1 for k in npz.files if k.startswith("dgm_"))
-            pairs = tuple(npz[f"dgm_{k}"] for k in range(n_dims))
-        diagram = Diagram(
-            pairs=pairs,
-            scale=float(record["scale"]),
-            n_points=int(record["n_points"]),
-            meta=record.get("diagram_meta", {}),
-        )
+        decoded = decode_result(path)
+        record = decoded.record
         return Result(
-            checkpoint=record["checkpoint"],
+            checkpoint=str(record["checkpoint"]),
             step=int(record["step"]),
-            layer=record["layer"],
-            view=record["view"],
-            diagram=diagram,
-            summary=record["summary"],
+            layer=str(record["layer"]),
+            view=str(record["view"]),
+            diagram=decoded.diagram,
+            significance=decoded.significance,
+            summary=list(record["summary"]),
         )
     except (
-        OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile, ActivationError
+        OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile, ActivationError,
+        ConfigError,
     ) as err:  # fmt: skip
         raise RunDirError(
             f"Result file {str(path)!r} is unreadable ({type(err).__name__}: {err}); delete it "
@@ -78,55 +90,202 @@ def _load(path: Path) -> Result:
         ) from err
 
 
-def iter_results(run_dir: str | os.PathLike[str]) -> Iterator[Result]:
-    """Every stored result, in manifest checkpoint order, then layer and view order."""
-    manifest = read_manifest(run_dir)
-    params = manifest.get("params", {})
-    layers = list(params.get("layers", []))
-    views = list(params.get("views", []))
-    found = sorted(Path(run_dir, RESULTS).glob("*/*/*.npz"))
-    results = [_load(p) for p in found]
-    order = {c["label"]: i for i, c in enumerate(manifest.get("checkpoints", []))}
+class Run:
+    """A run directory, read: its manifest once, its results on demand.
 
-    def key(r: Result) -> tuple[int, int, int, int, str, str]:
+    Reads format version 1 (tda-interp 0.1) and 2; ``params`` are always in the current layout.
+
+    Parameters
+    ----------
+    run_dir : path
+        A directory written by ``tda-interp run``, ``tda-interp demo``, :func:`run_pipeline` or
+        :class:`~tda_interp.TopologyMonitor`.
+
+    Attributes
+    ----------
+    path : Path
+    manifest : dict
+        The whole manifest (``params`` in the current layout).
+
+    Raises
+    ------
+    RunDirError
+        No manifest, or not a tda-interp run.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from tda_interp.store import RunWriter
+    >>> folder = tempfile.mkdtemp()
+    >>> w = RunWriter(folder, params={"layers": ["fc"], "views": ["raw"]})
+    >>> d = Diagram(pairs=[[[0.0, np.inf], [0.0, 1.0]]], scale=1.0, n_points=2)
+    >>> _ = w.write("step_1", "fc", "raw", d, step=1)
+    >>> run = Run(folder)
+    >>> run.layers, run.diagram("step_1", "fc", "raw") == d
+    (('fc',), True)
+    >>> run.summaries()[["checkpoint", "layer", "dim", "n_bars"]].values.tolist()
+    [['step_1', 'fc', 0, 1]]
+    """
+
+    def __init__(self, run_dir: str | os.PathLike[str]) -> None:
+        self.path = Path(run_dir)
+        self.manifest = load_manifest(self.path)
+
+    def __repr__(self) -> str:
         return (
-            order.get(r.checkpoint, len(order)),
-            r.step,
-            layers.index(r.layer) if r.layer in layers else len(layers),
-            views.index(r.view) if r.view in views else len(views),
-            r.layer,
-            r.view,
+            f"Run({str(self.path)!r}: {len(self.checkpoints)} checkpoints x "
+            f"{len(self.layers)} layers x {len(self.views)} views)"
         )
 
-    yield from sorted(results, key=key)
+    @property
+    def params(self) -> dict[str, Any]:
+        """What defines the results (layers, views, options, inputs' fingerprint)."""
+        return dict(self.manifest.get("params", {}))
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """Descriptive fields (title, model and inputs factories...)."""
+        return dict(self.manifest.get("info", {}))
+
+    @property
+    def versions(self) -> dict[str, str]:
+        """Library versions the run was started with."""
+        return dict(self.manifest.get("versions", {}))
+
+    @property
+    def format_version(self) -> int:
+        """Run format version of the manifest as written (1 for tda-interp 0.1)."""
+        return int(self.manifest.get("format_version", 1))
+
+    @property
+    def checkpoints(self) -> tuple[CheckpointRecord, ...]:
+        """Checkpoints in the order they were recorded."""
+        return tuple(
+            CheckpointRecord(
+                label=str(c["label"]),
+                step=int(c.get("step", i)),
+                source=c.get("source"),
+                fingerprint=c.get("fingerprint"),
+            )
+            for i, c in enumerate(self.manifest.get("checkpoints", []))
+        )
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """The layers results are stored under: the run's layers, a module called k times per
+        pass as ``site#0`` .. ``site#k-1`` (recorded in the manifest; for runs of 0.1, found
+        among the result files)."""
+        recorded = self.manifest.get("clouds", {})
+        stored: set[str] | None = None
+        out: list[str] = []
+        for layer in self.params.get("layers", []):
+            if layer in recorded:
+                out += recorded[layer]
+                continue
+            if stored is None:
+                stored = {
+                    decode_component(p.name)
+                    for p in Path(self.path, RESULTS).glob("*/*")
+                    if p.is_dir()
+                }
+            prefix = f"{layer}#"
+            calls = [s for s in stored if s.startswith(prefix) and s[len(prefix) :].isdigit()]
+            out += sorted(calls, key=lambda s: int(s[len(prefix) :])) or [layer]
+        return tuple(out)
+
+    @property
+    def views(self) -> tuple[str, ...]:
+        """View names."""
+        return tuple(self.params.get("views", []))
+
+    def result(self, checkpoint: str, layer: str, view: str) -> Result:
+        """The stored result of one (checkpoint, layer, view).
+
+        Raises
+        ------
+        RunDirError
+            Not computed (yet), or the file is damaged.
+        """
+        path = result_path(self.path, checkpoint, layer, view)
+        if not path.is_file():
+            raise RunDirError(
+                f"No result for checkpoint {checkpoint!r}, layer {layer!r}, view {view!r} in "
+                f"{str(self.path)!r}; run `tda-interp run` to compute it."
+            )
+        return _load(path)
+
+    def diagram(self, checkpoint: str, layer: str, view: str) -> Diagram:
+        """The stored diagram of one (checkpoint, layer, view); see :meth:`result`."""
+        return self.result(checkpoint, layer, view).diagram
+
+    def results(self) -> Iterator[Result]:
+        """Every stored result, in checkpoint order, then layer and view order."""
+        layers, views = self.layers, self.views
+        order = {c.label: i for i, c in enumerate(self.checkpoints)}
+        found = [_load(p) for p in sorted(Path(self.path, RESULTS).glob("*/*/*.npz"))]
+
+        def key(r: Result) -> tuple[int, int, int, int, str, str]:
+            return (
+                order.get(r.checkpoint, len(order)),
+                r.step,
+                layers.index(r.layer) if r.layer in layers else len(layers),
+                views.index(r.view) if r.view in views else len(views),
+                r.layer,
+                r.view,
+            )
+
+        yield from sorted(found, key=key)
+
+    def summaries(self) -> pd.DataFrame:
+        """All summaries as a tidy DataFrame, one row per (checkpoint, layer, view, dim).
+
+        Columns: ``checkpoint, step, layer, view, dim`` then the fields of
+        :func:`tda_interp.diagrams.summarize`.
+        """
+        rows = [
+            {"checkpoint": r.checkpoint, "step": r.step, "layer": r.layer, "view": r.view} | row
+            for r in self.results()
+            for row in r.summary
+        ]
+        return pd.DataFrame(rows) if rows else pd.DataFrame(columns=_KEY_COLUMNS)
+
+
+def read_summaries(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """All summaries of a run as one tidy DataFrame: ``Run(run_dir).summaries()``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from tda_interp.store import RunWriter
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = RunWriter(folder, params={})
+    >>> list(read_summaries(folder).columns)
+    ['checkpoint', 'step', 'layer', 'view', 'dim']
+    """
+    return Run(run_dir).summaries()
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(
+        f"{old} is deprecated and will be removed; use {new}.", DeprecationWarning, stacklevel=3
+    )
+
+
+def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """Deprecated: use ``Run(run_dir).manifest``."""
+    _deprecated("read_manifest(run_dir)", "tda_interp.Run(run_dir).manifest")
+    return Run(run_dir).manifest
+
+
+def iter_results(run_dir: str | os.PathLike[str]) -> Iterator[Result]:
+    """Deprecated: use ``Run(run_dir).results()``."""
+    _deprecated("iter_results(run_dir)", "tda_interp.Run(run_dir).results()")
+    return Run(run_dir).results()
 
 
 def read_diagram(
     run_dir: str | os.PathLike[str], checkpoint: str, layer: str, view: str
 ) -> Diagram:
-    """The stored diagram of one (checkpoint, layer, view)."""
-    path = result_path(Path(run_dir), checkpoint, layer, view)
-    if not path.is_file():
-        raise RunDirError(
-            f"No result for checkpoint {checkpoint!r}, layer {layer!r}, view {view!r} in "
-            f"{str(run_dir)!r}; run `tda-interp run` to compute it."
-        )
-    return _load(path).diagram
-
-
-def read_summaries(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
-    """All summaries as a tidy DataFrame, one row per (checkpoint, layer, view, dim).
-
-    Columns: ``checkpoint, step, layer, view, dim`` then the fields of
-    :func:`tda_interp.diagrams.summarize`.
-    """
-    rows = []
-    for r in iter_results(run_dir):
-        for row in r.summary:
-            rows.append(
-                {"checkpoint": r.checkpoint, "step": r.step, "layer": r.layer, "view": r.view} | row
-            )
-    cols = ["checkpoint", "step", "layer", "view", "dim"]
-    if not rows:
-        return pd.DataFrame(columns=cols)
-    return pd.DataFrame(rows)
+    """Deprecated: use ``Run(run_dir).diagram(checkpoint, layer, view)``."""
+    _deprecated("read_diagram(...)", "tda_interp.Run(run_dir).diagram(checkpoint, layer, view)")
+    return Run(run_dir).diagram(checkpoint, layer, view)

@@ -5,44 +5,22 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from tda_interp._versions import library_versions
 from tda_interp.diagrams.diagram import Diagram
-from tda_interp.diagrams.summaries import DEFAULT_LONG_BAR, summarize
+from tda_interp.diagrams.summaries import summarize
 from tda_interp.exceptions import RunDirError
-from tda_interp.store.format import (
-    FORMAT_NAME,
-    FORMAT_VERSION,
-    MANIFEST,
-    RESULTS,
-    result_path,
-)
+from tda_interp.homology.significance import SignificanceResult
+from tda_interp.options import SummaryOptions
+from tda_interp.store.codec import encode_result, jsonable
+from tda_interp.store.format import FORMAT_NAME, FORMAT_VERSION, MANIFEST, RESULTS, result_path
+from tda_interp.store.manifest import load_manifest, params_diff
 
-__all__ = ["RunWriter", "atomic_write_bytes", "library_versions"]
-
-_LIBRARIES = (
-    "tda-interp", "numpy", "scipy", "torch", "scikit-learn", "ripser", "giotto-ph", "gudhi",
-    "pandas", "plotly",
-)  # fmt: skip
-
-
-def library_versions() -> dict[str, str]:
-    """Installed versions of the libraries that shape results (``"absent"`` if missing)."""
-    out = {}
-    for name in _LIBRARIES:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "absent"
-    import platform
-
-    out["python"] = platform.python_version()
-    return out
+__all__ = ["RunWriter", "atomic_write_bytes"]
 
 
 def _umask() -> int:
@@ -69,18 +47,6 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return str(obj)
-    return obj
 
 
 class RunWriter:
@@ -117,30 +83,29 @@ class RunWriter:
         overwrite: bool = False,
     ) -> None:
         self.run_dir = Path(run_dir)
-        self.params = _jsonable(params)
+        self.params = jsonable(params)
         manifest_path = self.run_dir / MANIFEST
         if manifest_path.exists() and overwrite:
-            self._load_manifest(manifest_path)  # refuse to delete what is not a run directory
+            load_manifest(self.run_dir)  # refuse to delete what is not a run directory
             import shutil
 
             shutil.rmtree(self.run_dir / RESULTS, ignore_errors=True)
             manifest_path.unlink()
         if manifest_path.exists():
-            old = self._load_manifest(manifest_path)
-            if old.get("params") != self.params:
-                diff = sorted(
-                    k
-                    for k in set(old.get("params", {})) | set(self.params)
-                    if old.get("params", {}).get(k) != self.params.get(k)
-                )
+            old = load_manifest(self.run_dir)
+            if old["params"] != self.params:
+                diff = params_diff(old["params"], self.params)
                 raise RunDirError(
                     f"Run directory {str(self.run_dir)!r} was written with other parameters "
                     f"(differing: {', '.join(diff)}); choose a new directory, or pass "
                     "overwrite=True (--overwrite) to discard its results."
                 )
             self.manifest = old
+            if old.get("format_version", 1) < FORMAT_VERSION:  # resumed: now the new layout
+                self.manifest["upgraded_from"] = old.get("format_version", 1)
+                self.manifest["format_version"] = FORMAT_VERSION
             if info:
-                self.manifest.setdefault("info", {}).update(_jsonable(info))
+                self.manifest.setdefault("info", {}).update(jsonable(info))
         else:
             self.manifest = self._new_manifest(info)
         self.manifest.setdefault("checkpoints", [])
@@ -154,25 +119,9 @@ class RunWriter:
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "versions": library_versions(),
             "params": self.params,
-            "info": _jsonable(info or {}),
+            "info": jsonable(info or {}),
             "checkpoints": [],
         }
-
-    @staticmethod
-    def _load_manifest(path: Path) -> dict[str, Any]:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            raise RunDirError(
-                f"Cannot read the manifest {str(path)!r}: {err}. Delete the run directory or "
-                "choose another one."
-            ) from err
-        if data.get("format") != FORMAT_NAME:
-            raise RunDirError(
-                f"{str(path)!r} is not a tda-interp run manifest (format "
-                f"{data.get('format')!r}); choose an empty or new directory."
-            )
-        return dict(data)
 
     def _save_manifest(self) -> None:
         text = json.dumps(self.manifest, indent=2, sort_keys=True)
@@ -183,9 +132,9 @@ class RunWriter:
     ) -> None:
         """Record a checkpoint in the manifest, in the order it was first seen.
 
-        ``fingerprint`` (e.g. size and modification time of the file) guards resumption: a
-        checkpoint whose label is known but whose fingerprint changed would mix stale results
-        with new ones, so it raises :class:`RunDirError`.
+        ``fingerprint`` (a digest of the checkpoint's weights) guards resumption: a checkpoint
+        whose label is known but whose fingerprint changed would mix stale results with new
+        ones, so it raises :class:`RunDirError`.
         """
         for entry in self.manifest["checkpoints"]:
             if entry["label"] == label:
@@ -204,6 +153,17 @@ class RunWriter:
         )
         self._save_manifest()
 
+    def clouds_of(self, layer: str) -> list[str]:
+        """The layers ``layer`` is stored as: itself, or ``layer#0`` .. ``layer#k-1`` for a
+        module called k times per forward pass, as recorded when it was first captured."""
+        return list(self.manifest.get("clouds", {}).get(layer, [layer]))
+
+    def record_clouds(self, layer: str, clouds: Sequence[str]) -> None:
+        """Record the clouds a layer gave (kept in the manifest, outside ``params``)."""
+        if list(clouds) != self.clouds_of(layer):
+            self.manifest.setdefault("clouds", {})[layer] = list(clouds)
+            self._save_manifest()
+
     # ------------------------------------------------------------------ results
     def is_done(self, checkpoint: str, layer: str, view: str) -> bool:
         """Whether the result of (checkpoint, layer, view) is already on disk."""
@@ -217,25 +177,20 @@ class RunWriter:
         diagram: Diagram,
         *,
         step: int,
-        long_bar: float = DEFAULT_LONG_BAR,
+        significance: SignificanceResult | None = None,
+        summary: SummaryOptions | None = None,
     ) -> Path:
-        """Write one result atomically and return its path."""
-        record = {
-            "checkpoint": checkpoint,
-            "step": int(step),
-            "layer": layer,
-            "view": view,
-            "scale": diagram.scale,
-            "n_points": diagram.n_points,
-            "diagram_meta": diagram.meta,
-            "summary": summarize(diagram, long_bar=long_bar),
-        }
-        arrays = {f"dgm_{k}": np.array(p) for k, p in enumerate(diagram.pairs)}
-        arrays["record"] = np.array(json.dumps(_jsonable(record)))
-        import io
-
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)  # type: ignore[arg-type]
+        """Write one result atomically (diagram, calls, summaries) and return its path."""
+        rows = summarize(diagram, summary, significance=significance)
+        data = encode_result(
+            diagram,
+            significance,
+            checkpoint=checkpoint,
+            step=int(step),
+            layer=layer,
+            view=view,
+            summary=rows,
+        )
         path = result_path(self.run_dir, checkpoint, layer, view)
-        atomic_write_bytes(path, buf.getvalue())
+        atomic_write_bytes(path, data)
         return path

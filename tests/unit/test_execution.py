@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from torch import nn
 
 from tda_interp.exceptions import ActivationError, ConfigError, TdaInterpWarning
 from tda_interp.execution import (
@@ -13,12 +16,14 @@ from tda_interp.execution import (
     ProcessExecutor,
     RipsTask,
     SerialExecutor,
+    WarningLog,
     make_executor,
     run_task,
     task_key,
 )
-from tda_interp.homology import vietoris_rips
+from tda_interp.homology import significance, vietoris_rips
 from tda_interp.homology.views import projection_view
+from tda_interp.options import RipsOptions, SignificanceOptions
 
 
 def _circle(n: int = 40, seed: int = 0) -> np.ndarray:
@@ -39,28 +44,64 @@ def _fail_on_three(x: int) -> int:
 
 def test_run_task_equals_direct_computation() -> None:
     X = _circle()
-    out = run_task(RipsTask(points=X, view="pc1-2", options={"maxdim": 1, "backend": "ripser"}))
+    rips = RipsOptions(maxdim=1, backend="ripser")
+    out = run_task(RipsTask(points=X, view="pc1-2", rips=rips))
     expected = vietoris_rips(X, view="pc1-2", maxdim=1, backend="ripser")
     assert out.diagram == expected
-    assert out.diagram.meta["view"] == "pc1-2"
+    assert out.diagram.provenance == expected.provenance
+    assert out.diagram.provenance is not None
+    assert out.diagram.provenance.view == "pc1-2"
+    assert out.significance is None
     assert out.warnings == () and not out.cached
+
+
+def test_run_task_with_significance_equals_direct_computation() -> None:
+    X = _circle()
+    rips = RipsOptions(backend="ripser")
+    calls = SignificanceOptions(n_null=19)
+    out = run_task(RipsTask(points=X, view="raw", rips=rips, significance=calls))
+    expected = significance(X, calls, rips=rips)
+    assert out.diagram == expected.diagram
+    assert out.significance is not None
+    assert out.significance.options == calls
+    assert out.significance.thresholds == expected.thresholds
+    for k in range(rips.maxdim + 1):
+        np.testing.assert_array_equal(out.significance.p_values[k], expected.p_values[k])
+    assert out.warnings == ()
+
+
+def test_task_error_starts_with_its_place() -> None:
+    X = _circle()
+    X[5] = np.nan
+    task = RipsTask(points=X, view="raw", place="checkpoint 'c1' layer 'fc' view 'raw'")
+    with pytest.raises(ActivationError, match=r"^checkpoint 'c1' layer 'fc' view 'raw': .*NaN"):
+        run_task(task)
+    with pytest.raises(ActivationError, match=r"^1 of 40 points contain NaN"):
+        run_task(RipsTask(points=X, view="raw"))
 
 
 def test_task_key_depends_on_content_only() -> None:
     X = _circle()
-    base = RipsTask(points=X, view="raw", options={"maxdim": 1}, site="a", checkpoint="c1")
-    same = RipsTask(points=X.copy(), view="raw", options={"maxdim": 1}, site="b", checkpoint="c2")
+    one = RipsOptions(maxdim=1)
+    base = RipsTask(points=X, view="raw", rips=one, place="checkpoint 'c1' layer 'a'")
+    same = RipsTask(points=X.copy(), view="raw", rips=one, place="checkpoint 'c2' layer 'b'")
     assert task_key(base) == task_key(same)  # where it came from is not content
     moved = X.copy()
     moved[0, 0] += 1e-12
     for other in (
-        RipsTask(points=moved, view="raw", options={"maxdim": 1}),
-        RipsTask(points=X.astype(np.float32), view="raw", options={"maxdim": 1}),
-        RipsTask(points=X, view="pc1-2", options={"maxdim": 1}),
-        RipsTask(points=X, view="raw", options={"maxdim": 2}),
-        RipsTask(points=X, view="raw", options={"maxdim": 1, "seed": 1}),
+        RipsTask(points=moved, view="raw", rips=one),
+        RipsTask(points=X.astype(np.float32), view="raw", rips=one),
+        RipsTask(points=X, view="pc1-2", rips=one),
+        RipsTask(points=X, view="raw", rips=RipsOptions(maxdim=2)),
+        RipsTask(points=X, view="raw", rips=RipsOptions(maxdim=1, seed=1)),
+        RipsTask(points=X, view="raw", rips=RipsOptions(maxdim=1, coeff=3)),
+        RipsTask(points=X, view="raw", rips=RipsOptions(maxdim=1, approximation="auto")),
+        RipsTask(points=X, view="raw", rips=one, significance=SignificanceOptions()),
     ):
         assert task_key(other) != task_key(base)
+    calls = RipsTask(points=X, view="raw", rips=one, significance=SignificanceOptions())
+    fewer = RipsTask(points=X, view="raw", rips=one, significance=SignificanceOptions(n_null=39))
+    assert task_key(calls) != task_key(fewer)
     p1 = projection_view(np.eye(3)[:, :2], name="proj")
     p2 = projection_view(np.eye(3)[:, 1:], name="proj")
     k1 = task_key(RipsTask(points=X, view=p1))
@@ -71,28 +112,58 @@ def test_auto_backend_is_resolved_in_the_key() -> None:
     from tda_interp.homology import resolve_backend
 
     X = _circle()
-    auto = RipsTask(points=X, view="raw", options={"backend": "auto"})
-    explicit = RipsTask(points=X, view="raw", options={"backend": resolve_backend("auto")})
+    auto = RipsTask(points=X, view="raw", rips=RipsOptions(backend="auto"))
+    explicit = RipsTask(points=X, view="raw", rips=RipsOptions(backend=resolve_backend("auto")))
     assert task_key(auto) == task_key(explicit)
 
 
 def test_cache_round_trip_and_corrupt_entry_is_a_miss(tmp_path: Path) -> None:
     cache = DiagramCache(tmp_path)
-    task = RipsTask(points=_circle(), view="raw", options={"backend": "ripser"})
+    task = RipsTask(points=_circle(), view="raw", rips=RipsOptions(backend="ripser"))
     key = task_key(task)
     assert cache.get(key) is None
     diagram = run_task(task).diagram
     cache.put(key, diagram)
-    assert cache.get(key) == diagram
-    assert cache.get(key).meta["backend"] == "ripser"  # type: ignore[union-attr]
+    hit = cache.get(key)
+    assert hit is not None
+    cached, calls = hit
+    assert cached == diagram
+    assert calls is None
+    assert cached.provenance == diagram.provenance
+    assert cached.provenance is not None and cached.provenance.backend == "ripser"
     path = next(tmp_path.rglob("*.npz"))
     path.write_bytes(b"not a zip file")
     assert cache.get(key) is None
 
 
+def test_cache_keeps_significance_calls(tmp_path: Path) -> None:
+    cache = DiagramCache(tmp_path)
+    task = RipsTask(
+        points=_circle(),
+        view="raw",
+        rips=RipsOptions(backend="ripser"),
+        significance=SignificanceOptions(n_null=19),
+    )
+    out = run_task(task)
+    assert out.significance is not None
+    cache.put(task_key(task), out.diagram, out.significance)
+    hit = cache.get(task_key(task))
+    assert hit is not None
+    cached, calls = hit
+    assert cached == out.diagram
+    assert calls is not None
+    assert calls.options == out.significance.options
+    assert calls.seed == out.significance.seed
+    assert calls.thresholds == out.significance.thresholds
+    for k in range(out.diagram.maxdim + 1):
+        np.testing.assert_array_equal(calls.p_values[k], out.significance.p_values[k])
+        np.testing.assert_array_equal(calls.significant[k], out.significance.significant[k])
+        np.testing.assert_array_equal(calls.null_statistics[k], out.significance.null_statistics[k])
+
+
 def test_process_executor_matches_serial() -> None:
     tasks = [
-        RipsTask(points=_circle(seed=s), view="raw", options={"backend": "ripser"})
+        RipsTask(points=_circle(seed=s), view="raw", rips=RipsOptions(backend="ripser"))
         for s in range(5)
     ]
     serial = dict(SerialExecutor().imap(run_task, tasks))
@@ -105,6 +176,16 @@ def test_process_executor_matches_serial() -> None:
     assert sorted(parallel) == list(range(5))
     for i in range(5):
         assert parallel[i].diagram == serial[i].diagram
+        assert parallel[i].diagram.provenance == serial[i].diagram.provenance
+
+
+def test_executors_are_context_managers() -> None:
+    with ProcessExecutor(n_workers=1) as executor:
+        assert dict(executor.imap(_square, [2, 3])) == {0: 4, 1: 9}
+        assert executor._pool is not None
+    assert executor._pool is None  # closed on exit
+    with SerialExecutor() as serial:
+        assert dict(serial.imap(_square, [4])) == {0: 16}
 
 
 def test_worker_errors_reach_the_caller() -> None:
@@ -121,8 +202,11 @@ def test_worker_errors_reach_the_caller() -> None:
 def test_warnings_are_returned_from_the_task() -> None:
     X = _circle()
     X[3] = np.nan
-    out = run_task(RipsTask(points=X, view="raw", options={"drop_nonfinite": True}, site="L"))
-    assert len(out.warnings) == 1 and "NaN or Inf" in out.warnings[0]
+    task = RipsTask(points=X, view="raw", rips=RipsOptions(nonfinite="drop"), place="layer 'L'")
+    out = run_task(task)
+    assert len(out.warnings) == 1
+    assert isinstance(out.warnings[0], TdaInterpWarning)
+    assert "NaN or Inf" in str(out.warnings[0])
     assert out.diagram.n_points == len(X) - 1
 
 
@@ -154,21 +238,33 @@ def test_make_executor_auto_and_errors() -> None:
         make_executor("threads", n_tasks=1, work=0)
 
 
-def test_store_activations_reemits_worker_warnings(tmp_path: Path) -> None:
-    from tda_interp.pipeline import HomologyParams, store_activations
+def test_compute_results_reemits_worker_warnings(tmp_path: Path) -> None:
+    from tda_interp.pipeline import compute_results, plan_run
     from tda_interp.store import RunWriter, read_summaries
 
     X = _circle()
     X[0] = np.inf
-    writer = RunWriter(tmp_path / "run", {"layers": ["L"]})
-    homology = HomologyParams(drop_nonfinite=True, backend="ripser")
+    model = nn.Sequential(OrderedDict(L=nn.Linear(3, 3)))
+    plan = plan_run(
+        model,
+        torch.zeros(4, 3),
+        ["L"],
+        ["raw"],
+        homology=RipsOptions(nonfinite="drop", backend="ripser"),
+    )
+    writer = RunWriter(tmp_path / "run", plan.params)
+    log = WarningLog()
     executor = ProcessExecutor(n_workers=1)
     try:
-        with pytest.warns(TdaInterpWarning, match="NaN or Inf"):
-            n = store_activations(
-                writer, "c0", 0, {"L": X}, [("L", "raw")], homology, executor=executor
-            )
+        n = compute_results(
+            writer, plan, "c0", 0, {"L": X}, [("L", "raw")], executor=executor, cache=None, log=log
+        )
     finally:
         executor.close()
     assert n == 1
+    assert log.counts() == {"nonfinite-dropped": 1}  # the kind survived the worker process
+    with pytest.warns(TdaInterpWarning, match="NaN or Inf") as caught:
+        log.emit()
+    assert len(caught) == 1
+    assert "[checkpoint 'c0' layer 'L' view 'raw']" in str(caught[0].message)
     assert read_summaries(tmp_path / "run")["n_points"].tolist() == [39, 39]

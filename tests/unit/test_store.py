@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,14 +13,19 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 from torch import nn
 
 import tda_interp.execution.tasks as tasks
 import tda_interp.pipeline as pipeline
 from tda_interp.diagrams import Diagram, summarize
 from tda_interp.exceptions import RunDirError
-from tda_interp.homology import vietoris_rips
+from tda_interp.homology import significance, vietoris_rips
+from tda_interp.homology.views import View, ViewLike
+from tda_interp.options import ExecutionOptions, RipsOptions
 from tda_interp.store import (
+    Result,
+    Run,
     RunWriter,
     atomic_write_bytes,
     decode_component,
@@ -36,7 +42,7 @@ _REAL_REPLACE = os.replace
 PARAMS: dict[str, Any] = {
     "layers": ["embed", "blocks.0/out"],
     "views": ["raw", "pc1-2"],
-    "maxdim": 1,
+    "homology": RipsOptions(maxdim=1).params(),
 }
 SUMMARY_COLUMNS = [
     "checkpoint",
@@ -59,6 +65,8 @@ SUMMARY_COLUMNS = [
     "betti_at_0.25",
     "betti_at_0.50",
 ]
+# a real provenance: that of an exact H0 diagram of 3 points
+PROVENANCE = vietoris_rips([[0.0], [1.0], [3.0]], maxdim=0, backend="ripser").provenance
 
 
 def diagram(shift: float = 0.0) -> Diagram:
@@ -66,12 +74,18 @@ def diagram(shift: float = 0.0) -> Diagram:
         pairs=[[[0.0, INF], [0.0, 1.0 + shift], [0.0, 0.5]], [[0.5, 2.0 + shift]]],
         scale=4.0 + shift,
         n_points=3,
-        meta={"view": "raw", "backend": "ripser", "subsampled": False},
+        provenance=PROVENANCE,
     )
 
 
 def all_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def result_tuple(r: Result) -> tuple[Any, ...]:
+    """Everything a result holds, in a form ``==`` compares (NaN summaries included)."""
+    return (r.checkpoint, r.step, r.layer, r.view, r.diagram, r.diagram.provenance,
+            r.significance, repr(r.summary))  # fmt: skip
 
 
 # ---------------------------------------------------------------------- round trip
@@ -83,9 +97,18 @@ def test_write_read_round_trip(tmp_path: Path) -> None:
             for view in PARAMS["views"]:
                 w.write(label, layer, view, diagram(step / 100), step=step)
 
-    back = read_diagram(tmp_path / "run", "step_100", "blocks.0/out", "pc1-2")
+    run = Run(tmp_path / "run")
+    back = run.diagram("step_100", "blocks.0/out", "pc1-2")
     assert back == diagram(1.0)
-    assert back.meta == diagram().meta
+    assert back.provenance == diagram().provenance
+    result = run.result("step_100", "blocks.0/out", "pc1-2")
+    assert (result.checkpoint, result.step, result.layer, result.view) == (
+        "step_100",
+        100,
+        "blocks.0/out",
+        "pc1-2",
+    )
+    assert result.significance is None
 
     df = read_summaries(tmp_path / "run")
     assert list(df.columns) == SUMMARY_COLUMNS
@@ -97,12 +120,39 @@ def test_write_read_round_trip(tmp_path: Path) -> None:
     assert row["step"].tolist() == [100, 100]
     assert row["max_persistence"].tolist() == [r["max_persistence"] for r in expected]
     assert row["n_infinite"].tolist() == [1, 0]
+    assert run.summaries().equals(df)
 
-    manifest = read_manifest(tmp_path / "run")
-    assert manifest["params"] == PARAMS
-    assert manifest["info"] == {"model": "toy"}
-    assert [c["label"] for c in manifest["checkpoints"]] == ["step_0", "step_100"]
-    assert "numpy" in manifest["versions"]
+    assert run.params == PARAMS
+    assert run.manifest["params"] == PARAMS
+    assert run.info == {"model": "toy"}
+    assert [c.label for c in run.checkpoints] == ["step_0", "step_100"]
+    assert [c.step for c in run.checkpoints] == [0, 100]
+    assert run.layers == ("embed", "blocks.0/out")
+    assert run.views == ("raw", "pc1-2")
+    assert run.format_version == 2
+    assert "numpy" in run.versions
+
+
+def test_deprecated_readers_warn_and_agree_with_run(tmp_path: Path) -> None:
+    w = RunWriter(tmp_path, PARAMS, info={"model": "toy"})
+    w.add_checkpoint("c", 0)
+    for i, layer in enumerate(PARAMS["layers"]):
+        w.write("c", layer, "raw", diagram(i), step=0)
+    run = Run(tmp_path)
+
+    with pytest.warns(DeprecationWarning, match=r"read_manifest.*Run\(run_dir\)\.manifest"):
+        manifest = read_manifest(tmp_path)
+    assert manifest == run.manifest
+
+    with pytest.warns(DeprecationWarning, match=r"iter_results.*Run\(run_dir\)\.results\(\)"):
+        results = list(iter_results(tmp_path))
+    assert [result_tuple(r) for r in results] == [result_tuple(r) for r in run.results()]
+    assert len(results) == 2
+
+    with pytest.warns(DeprecationWarning, match=r"read_diagram.*Run\(run_dir\)\.diagram"):
+        back = read_diagram(tmp_path, "c", "blocks.0/out", "raw")
+    assert back == run.diagram("c", "blocks.0/out", "raw") == diagram(1)
+    assert back.provenance == run.diagram("c", "blocks.0/out", "raw").provenance
 
 
 def test_result_file_loads_without_pickle(tmp_path: Path) -> None:
@@ -114,11 +164,46 @@ def test_result_file_loads_without_pickle(tmp_path: Path) -> None:
         np.testing.assert_array_equal(npz["dgm_0"], diagram()[0])
 
 
+def test_significance_is_stored_beside_the_diagram(
+    tmp_path: Path, noisy_circle: NDArray[np.float64]
+) -> None:
+    calls = significance(noisy_circle, n_null=19, backend="ripser")
+    w = RunWriter(tmp_path, PARAMS)
+    path = w.write("c", "embed", "raw", calls.diagram, step=0, significance=calls)
+    with np.load(path, allow_pickle=False) as npz:
+        assert set(npz.files) == {
+            "dgm_0",
+            "dgm_1",
+            "sig_p_0",
+            "sig_p_1",
+            "sig_null_0",
+            "sig_null_1",
+            "record",
+        }
+    back = Run(tmp_path).result("c", "embed", "raw")
+    assert back.diagram == calls.diagram
+    assert back.diagram.provenance == calls.diagram.provenance
+    sig = back.significance
+    assert sig is not None
+    assert sig.options == calls.options
+    assert sig.seed == calls.seed
+    assert sig.thresholds == calls.thresholds
+    for k in range(calls.maxdim + 1):
+        np.testing.assert_array_equal(sig.p_values[k], calls.p_values[k])
+        np.testing.assert_array_equal(sig.significant[k], calls.significant[k])
+        np.testing.assert_array_equal(sig.null_statistics[k], calls.null_statistics[k])
+    assert sig.n_significant == calls.n_significant
+    assert calls.n_significant[1] == 1  # the circle's loop
+    df = read_summaries(tmp_path)
+    assert df["n_significant"].tolist() == list(calls.n_significant)
+
+
 def test_empty_run_reads_as_empty_frame(tmp_path: Path) -> None:
     RunWriter(tmp_path, PARAMS)
     df = read_summaries(tmp_path)
     assert len(df) == 0
     assert list(df.columns)[:5] == ["checkpoint", "step", "layer", "view", "dim"]
+    assert list(Run(tmp_path).results()) == []
 
 
 def test_is_done(tmp_path: Path) -> None:
@@ -138,7 +223,7 @@ def test_results_follow_manifest_checkpoint_order(tmp_path: Path) -> None:
         for view in ("pc1-2", "raw"):
             w.write(label, "blocks.0/out", view, diagram(), step=labels.index(label))
             w.write(label, "embed", view, diagram(), step=labels.index(label))
-    got = [(r.checkpoint, r.layer, r.view) for r in iter_results(tmp_path)]
+    got = [(r.checkpoint, r.layer, r.view) for r in Run(tmp_path).results()]
     assert got == [
         (c, layer, v) for c in labels for layer in PARAMS["layers"] for v in PARAMS["views"]
     ]
@@ -194,12 +279,13 @@ def test_awkward_names_round_trip_through_the_store(tmp_path: Path) -> None:
     files = all_files(tmp_path / "run" / "results")
     assert len(files) == len(layers)
     assert all((tmp_path / "run" / "results") in f.parents for f in files)
-    got = {r.layer: r for r in iter_results(tmp_path / "run")}
+    run = Run(tmp_path / "run")
+    got = {r.layer: r for r in run.results()}
     assert list(got) == layers
     for i, layer in enumerate(layers):
         assert got[layer].checkpoint == "ckpt/../x"
         assert got[layer].diagram == diagram(i)
-        assert read_diagram(tmp_path / "run", "ckpt/../x", layer, "raw") == diagram(i)
+        assert run.diagram("ckpt/../x", layer, "raw") == diagram(i)
 
 
 @settings(
@@ -209,8 +295,9 @@ def test_awkward_names_round_trip_through_the_store(tmp_path: Path) -> None:
 def test_any_layer_name_round_trips_through_the_store(tmp_path: Path, name: str) -> None:
     w = RunWriter(tmp_path, {"layers": ["x"]})
     w.write("c", name, "raw", diagram(), step=0)
-    assert read_diagram(tmp_path, "c", name, "raw") == diagram()
-    assert name in {r.layer for r in iter_results(tmp_path)}
+    run = Run(tmp_path)
+    assert run.diagram("c", name, "raw") == diagram()
+    assert name in {r.layer for r in run.results()}
 
 
 # ---------------------------------------------------------------------- atomicity
@@ -282,15 +369,18 @@ def crash_on_nth_result(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None
     return arm
 
 
-def spy_rips(monkeypatch: pytest.MonkeyPatch, module: Any) -> list[tuple[str, str, str]]:
-    """Replace ``module.vietoris_rips`` by a spy that records (checkpoint, site, view)."""
-    calls: list[tuple[str, str, str]] = []
+def spy_compute_diagram(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Replace the computation a task runs (``tasks.compute_diagram``) by a spy that records
+    (view, digest of the cloud): one entry per diagram computed, equal for the same cloud."""
+    calls: list[tuple[str, str]] = []
+    real = tasks.compute_diagram
 
-    def spy(X: Any, **kw: Any) -> Diagram:
-        calls.append((kw["checkpoint"], kw["site"], kw["view"]))
-        return vietoris_rips(X, **kw)
+    def spy(pts: NDArray[np.float64], view: ViewLike, options: RipsOptions) -> Diagram:
+        name = view.name if isinstance(view, View) else str(view)
+        calls.append((name, hashlib.sha256(np.ascontiguousarray(pts).tobytes()).hexdigest()))
+        return real(pts, view, options)
 
-    monkeypatch.setattr(module, "vietoris_rips", spy)
+    monkeypatch.setattr(tasks, "compute_diagram", spy)
     return calls
 
 
@@ -301,7 +391,7 @@ CLOUDS = {
 }
 
 
-def run_loop(run_dir: Path, rips: Callable[..., Diagram]) -> int:
+def run_loop(run_dir: Path, rips: Callable[[str, str, str], Diagram]) -> int:
     """A minimal resumable run loop over (checkpoint, layer, view)."""
     w = RunWriter(run_dir, {"layers": ["embed", "out"], "views": ["raw", "pca2"]})
     computed = 0
@@ -311,7 +401,7 @@ def run_loop(run_dir: Path, rips: Callable[..., Diagram]) -> int:
             for view in ("raw", "pca2"):
                 if w.is_done(c, layer, view):
                     continue
-                d = rips(CLOUDS[c, layer], view=view, site=layer, checkpoint=c, backend="ripser")
+                d = rips(c, layer, view)
                 w.write(c, layer, view, d, step=step)
                 computed += 1
     return computed
@@ -326,9 +416,9 @@ def test_crash_then_resume_recomputes_only_unfinished(
 ) -> None:
     calls: list[tuple[str, str, str]] = []
 
-    def rips(X: Any, **kw: Any) -> Diagram:
-        calls.append((kw["checkpoint"], kw["site"], kw["view"]))
-        return vietoris_rips(X, **kw)
+    def rips(checkpoint: str, layer: str, view: str) -> Diagram:
+        calls.append((checkpoint, layer, view))
+        return vietoris_rips(CLOUDS[checkpoint, layer], view=view, backend="ripser")
 
     run_dir = tmp_path / "run"
     crash_on_nth_result(k)
@@ -340,7 +430,7 @@ def test_crash_then_resume_recomputes_only_unfinished(
     finished = all_files(run_dir / "results")
     assert len(finished) == k - 1
     assert not [p for p in run_dir.rglob("*") if p.name.endswith(".tmp")]
-    assert len(list(iter_results(run_dir))) == k - 1
+    assert len(list(Run(run_dir).results())) == k - 1
     stamps = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in finished}
 
     assert run_loop(run_dir, rips) == 12 - (k - 1)
@@ -349,7 +439,7 @@ def test_crash_then_resume_recomputes_only_unfinished(
     assert calls[k] == calls[k - 1]  # the rerun starts with the result that crashed
     for p, stamp in stamps.items():
         assert (p.stat().st_ino, p.stat().st_mtime_ns) == stamp  # finished files untouched
-    assert len(list(iter_results(run_dir))) == 12
+    assert len(list(Run(run_dir).results())) == 12
     assert run_loop(run_dir, rips) == 0
 
 
@@ -378,14 +468,13 @@ def test_pipeline_resumes_after_a_crash(
 ) -> None:
     # The run directory alone must make the rerun resume: no diagram cache, and tasks run in
     # this process so that the spy sees every computation.
-    calls = spy_rips(monkeypatch, tasks)
+    calls = spy_compute_diagram(monkeypatch)
     inputs = torch.randn(20, 2, generator=torch.Generator().manual_seed(0))
     kwargs: dict[str, Any] = {
         "layers": ["0", "2"],
         "views": ["raw", "pc1-2"],
-        "backend": "ripser",
-        "executor": "serial",
-        "cache": False,
+        "homology": RipsOptions(backend="ripser"),
+        "execution": ExecutionOptions(executor="serial", cache=False),
     }
     run_dir = tmp_path / "run"
     crash_on_nth_result(6)
@@ -401,6 +490,7 @@ def test_pipeline_resumes_after_a_crash(
     assert outcome.skipped == 5
     assert len(calls) == 9
     assert len(set(calls)) == 8
+    assert calls[6] == calls[5]  # the rerun starts with the result that crashed
     df = read_summaries(run_dir)
     assert len(df) == 8 * 2
     assert df["checkpoint"].drop_duplicates().tolist() == ["step_00", "step_10"]
@@ -410,12 +500,13 @@ def test_pipeline_resumes_after_a_crash(
 def test_other_params_raise_naming_the_differing_keys(tmp_path: Path) -> None:
     w = RunWriter(tmp_path, PARAMS)
     w.write("c", "embed", "raw", diagram(), step=0)
-    other = PARAMS | {"maxdim": 2, "views": ["raw"], "seed": 1}
+    other = PARAMS | {"homology": RipsOptions(maxdim=2, seed=1).params(), "views": ["raw"]}
     with pytest.raises(RunDirError) as info:
         RunWriter(tmp_path, other)
     msg = str(info.value)
-    assert "maxdim, seed, views" in msg
+    assert "differing: homology.maxdim, homology.seed, views" in msg
     assert "layers" not in msg
+    assert "approximation" not in msg
     assert "overwrite=True" in msg
     assert w.is_done("c", "embed", "raw")  # nothing was deleted
 
@@ -427,21 +518,23 @@ def test_same_params_resume(tmp_path: Path) -> None:
     w2 = RunWriter(tmp_path, dict(PARAMS), info={"note": "resumed"})
     assert w2.is_done("c", "embed", "raw")
     w2.add_checkpoint("c", 0, fingerprint="sha256:aa")  # same fingerprint: fine
-    assert len(read_manifest(tmp_path)["checkpoints"]) == 1
-    assert read_manifest(tmp_path)["info"] == {"note": "resumed"}
+    run = Run(tmp_path)
+    assert len(run.checkpoints) == 1
+    assert run.checkpoints[0].fingerprint == "sha256:aa"
+    assert run.info == {"note": "resumed"}
 
 
 def test_overwrite_clears_results(tmp_path: Path) -> None:
     w = RunWriter(tmp_path, PARAMS)
     w.add_checkpoint("c", 0)
     w.write("c", "embed", "raw", diagram(), step=0)
-    other = PARAMS | {"maxdim": 2}
+    other = PARAMS | {"homology": RipsOptions(maxdim=2).params()}
     w2 = RunWriter(tmp_path, other, overwrite=True)
     assert not w2.is_done("c", "embed", "raw")
-    assert list(iter_results(tmp_path)) == []
-    manifest = read_manifest(tmp_path)
-    assert manifest["params"]["maxdim"] == 2
-    assert manifest["checkpoints"] == []
+    run = Run(tmp_path)
+    assert list(run.results()) == []
+    assert run.params["homology"]["maxdim"] == 2
+    assert run.checkpoints == ()
 
 
 def test_changed_checkpoint_fingerprint_raises(tmp_path: Path) -> None:
@@ -467,28 +560,44 @@ def test_overwrite_recovers_from_a_changed_checkpoint(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------- missing / corrupt
 def test_read_manifest_of_missing_dir(tmp_path: Path) -> None:
     with pytest.raises(RunDirError, match=r"manifest\.json is missing"):
-        read_manifest(tmp_path / "nope")
+        Run(tmp_path / "nope")
     with pytest.raises(RunDirError):
         read_summaries(tmp_path / "nope")
 
 
 def test_foreign_or_broken_manifest(tmp_path: Path) -> None:
-    (tmp_path / "manifest.json").write_text("{not json")
-    with pytest.raises(RunDirError, match="not valid JSON"):
-        read_manifest(tmp_path)
-    with pytest.raises(RunDirError, match="Cannot read the manifest"):
-        RunWriter(tmp_path, PARAMS)
-    (tmp_path / "manifest.json").write_text('{"format": "something-else"}')
-    with pytest.raises(RunDirError, match="not a tda-interp run manifest"):
-        read_manifest(tmp_path)
-    with pytest.raises(RunDirError, match="not a tda-interp run manifest"):
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text("{not json")
+    for read in (lambda: Run(tmp_path), lambda: RunWriter(tmp_path, PARAMS)):
+        with pytest.raises(
+            RunDirError, match=r"Cannot read the manifest .*: not valid JSON"
+        ) as info:
+            read()
+        assert str(manifest) in str(info.value)
+    for text in ('{"format": "something-else"}', "[1, 2]"):
+        manifest.write_text(text)
+        with pytest.raises(RunDirError, match="not a tda-interp run manifest"):
+            Run(tmp_path)
+        with pytest.raises(RunDirError, match="not a tda-interp run manifest"):
+            RunWriter(tmp_path, PARAMS)
+
+
+def test_manifest_of_a_newer_version_is_refused(tmp_path: Path) -> None:
+    RunWriter(tmp_path, PARAMS)
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"format_version": 2', '"format_version": 3'))
+    with pytest.raises(RunDirError, match=r"newer tda-interp.*format 3"):
+        Run(tmp_path)
+    with pytest.raises(RunDirError, match="newer tda-interp"):
         RunWriter(tmp_path, PARAMS)
 
 
 def test_read_diagram_missing_result(tmp_path: Path) -> None:
     RunWriter(tmp_path, PARAMS)
     with pytest.raises(RunDirError, match="'embed'"):
-        read_diagram(tmp_path, "c", "embed", "raw")
+        Run(tmp_path).diagram("c", "embed", "raw")
+    with pytest.raises(RunDirError, match="'embed'"):
+        Run(tmp_path).result("c", "embed", "raw")
 
 
 def _corrupt(path: Path, how: str) -> None:
@@ -503,24 +612,31 @@ def _corrupt(path: Path, how: str) -> None:
         np.savez(path.with_suffix(""), dgm_0=np.zeros((0, 2)))
     elif how == "bad_record":
         np.savez(path.with_suffix(""), dgm_0=np.zeros((0, 2)), record=np.array('{"view": 1}'))
+    elif how == "future_version":
+        record = '{"format_version": 99, "scale": 1.0, "n_points": 2}'
+        np.savez(path.with_suffix(""), dgm_0=np.zeros((0, 2)), record=np.array(record))
 
 
-@pytest.mark.parametrize("how", ["garbage", "truncated", "empty", "no_record", "bad_record"])
+@pytest.mark.parametrize(
+    "how", ["garbage", "truncated", "empty", "no_record", "bad_record", "future_version"]
+)
 def test_corrupt_result_file_raises_run_dir_error_naming_it(tmp_path: Path, how: str) -> None:
     w = RunWriter(tmp_path, PARAMS)
     w.write("c", "embed", "raw", diagram(), step=0)
     path = w.write("c", "embed", "pc1-2", diagram(), step=0)
     _corrupt(path, how)
     with pytest.raises(RunDirError) as info:
-        list(iter_results(tmp_path))
+        list(Run(tmp_path).results())
     assert str(path) in str(info.value)
-    with pytest.raises(RunDirError):
-        read_diagram(tmp_path, "c", "embed", "pc1-2")
+    with pytest.raises(RunDirError) as info:
+        Run(tmp_path).diagram("c", "embed", "pc1-2")
+    assert str(path) in str(info.value)
+    assert Run(tmp_path).diagram("c", "embed", "raw") == diagram()  # the others still read
 
 
 def test_run_dir_error_is_runtime_error(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
-        read_manifest(tmp_path)
+        Run(tmp_path)
 
 
 @pytest.fixture(autouse=True)
