@@ -21,34 +21,24 @@ from __future__ import annotations
 import zlib
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import IO, Literal, TypeAlias
+from typing import IO, TypeAlias
 from urllib.parse import quote
 
 import numpy as np
 
-from tda_interp.exceptions import ConfigError
+from tda_interp.options.capture import CaptureOptions, StorageDtype
 
 __all__ = [
-    "DTYPES",
-    "STORAGES",
     "Labels",
     "MemmapBuffer",
     "MemoryBuffer",
     "PointBuffer",
     "ReservoirBuffer",
-    "Storage",
-    "StorageDtype",
-    "check_storage",
     "make_buffer",
 ]
 
 Labels: TypeAlias = dict[str, np.ndarray]
 """Per-point labels: name -> 1-D int64 array aligned with the rows of the points."""
-
-Storage: TypeAlias = Literal["memory", "memmap"]
-StorageDtype: TypeAlias = Literal["float32", "float16"]
-STORAGES: tuple[str, ...] = ("memory", "memmap")
-DTYPES: tuple[str, ...] = ("float32", "float16")
 
 
 class PointBuffer(ABC):
@@ -313,66 +303,16 @@ def _fresh(buffer: PointBuffer) -> PointBuffer:
     return MemoryBuffer(buffer.dtype.name)  # type: ignore[arg-type]
 
 
-def check_storage(
-    *,
-    max_points: int | None,
-    dtype: str,
-    storage: str,
-    storage_dir: str | Path | None,
-    seed: int,
-) -> None:
-    """Validate the storage options of a capture.
-
-    Raises
-    ------
-    ConfigError
-        If an option has a wrong value, or ``storage="memmap"`` is given without
-        ``storage_dir``.
-
-    Examples
-    --------
-    >>> check_storage(max_points=None, dtype="float16", storage="memory", storage_dir=None, seed=0)
-    """
-    if max_points is not None and (
-        isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 1
-    ):
-        raise ConfigError(
-            f"Expected max_points to be a positive int or None, got {max_points!r}; pass e.g. "
-            "max_points=2000, or None to keep every point."
-        )
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ConfigError(f"Expected seed to be an int, got {type(seed).__name__} {seed!r}.")
-    if dtype not in DTYPES:
-        raise ConfigError(
-            f"Expected dtype to be one of {list(DTYPES)}, got {dtype!r}; float16 halves memory "
-            "and disk use."
-        )
-    if storage not in STORAGES:
-        raise ConfigError(f"Expected storage to be one of {list(STORAGES)}, got {storage!r}.")
-    if storage == "memmap" and storage_dir is None:
-        raise ConfigError(
-            "storage='memmap' needs a folder for the files; pass storage_dir='path/to/dir'."
-        )
-
-
-def make_buffer(
-    name: str,
-    *,
-    max_points: int | None = None,
-    seed: int = 0,
-    dtype: StorageDtype = "float32",
-    storage: Storage = "memory",
-    storage_dir: str | Path | None = None,
-) -> PointBuffer:
+def make_buffer(name: str, options: CaptureOptions | None = None) -> PointBuffer:
     """Build the buffer for one cloud from the capture options.
 
     Parameters
     ----------
     name : str
-        Cloud name (a site, or ``"site#call"``): names the memmap files and, with ``seed``,
+        Cloud name (a site, or ``"site#call"``): names the memmap files and, with the seed,
         seeds the reservoir, so each cloud gets its own reproducible sample.
-    max_points, seed, dtype, storage, storage_dir
-        See :func:`tda_interp.hooks.capture`.
+    options : CaptureOptions, optional
+        ``max_points``, ``seed``, ``dtype``, ``storage`` and ``storage_dir`` are used.
 
     Returns
     -------
@@ -380,15 +320,15 @@ def make_buffer(
 
     Examples
     --------
-    >>> type(make_buffer("fc1", max_points=100)).__name__
+    >>> type(make_buffer("fc1", CaptureOptions(max_points=100))).__name__
     'ReservoirBuffer'
     """
-    check_storage(
-        max_points=max_points, dtype=dtype, storage=storage, storage_dir=storage_dir, seed=seed
-    )
+    opts = options or CaptureOptions()
     sink: PointBuffer | None = None
-    if storage == "memmap" and storage_dir is not None:
-        sink = MemmapBuffer(storage_dir, name, dtype)
-    if max_points is None:
-        return sink if sink is not None else MemoryBuffer(dtype)
-    return ReservoirBuffer(max_points, [seed, zlib.crc32(name.encode())], dtype, then=sink)
+    if opts.storage == "memmap" and opts.storage_dir is not None:
+        sink = MemmapBuffer(opts.storage_dir, name, opts.dtype)
+    if opts.max_points is None:
+        return sink if sink is not None else MemoryBuffer(opts.dtype)
+    return ReservoirBuffer(
+        opts.max_points, [opts.seed, zlib.crc32(name.encode())], opts.dtype, then=sink
+    )

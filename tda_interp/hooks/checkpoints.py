@@ -19,6 +19,7 @@ before ``checkpoint-1000/``) and labelled by file stem or folder name.
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 import re
@@ -36,14 +37,21 @@ __all__ = [
     "CHECKPOINT_SUFFIXES",
     "HF_WEIGHT_FILES",
     "CheckpointLoader",
+    "CheckpointSpec",
+    "checkpoint_fingerprint",
     "checkpoint_label",
+    "checkpoint_labels",
     "find_checkpoints",
     "is_hf_model_dir",
     "iter_checkpoints",
     "load_checkpoint",
     "load_state_dict",
     "natural_sort_key",
+    "resolve_checkpoints",
 ]
+
+CheckpointSpec: TypeAlias = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+"""Checkpoints: a folder, a glob or a file (see :func:`find_checkpoints`), or a list of them."""
 
 CHECKPOINT_SUFFIXES: tuple[str, ...] = (".pt", ".pth", ".safetensors")
 """File suffixes collected when :func:`find_checkpoints` is given a directory."""
@@ -553,7 +561,7 @@ def checkpoint_labels(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
 
 def iter_checkpoints(
     model: nn.Module,
-    pattern: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    pattern: CheckpointSpec,
     *,
     loader: CheckpointLoader | None = None,
     strict: bool = True,
@@ -597,13 +605,66 @@ def iter_checkpoints(
     >>> [(label, step) for label, step, _ in iter_checkpoints(nn.Linear(2, 1), folder)]
     [('step_900', 900), ('step_1000', 1000)]
     """
-    if isinstance(pattern, str | os.PathLike):
-        paths = find_checkpoints(pattern)
-    else:
-        paths = [Path(item) for item in pattern]
-        if not paths:
-            raise CheckpointError("No checkpoints given; expected at least one checkpoint.")
+    paths = resolve_checkpoints(pattern)
     labels = checkpoint_labels(paths)
     for index, (path, label) in enumerate(zip(paths, labels, strict=True)):
         load_checkpoint(model, path, strict=strict, loader=loader)
         yield label, step_from_label(label, default=index), path
+
+
+def resolve_checkpoints(spec: CheckpointSpec) -> list[Path]:
+    """Checkpoint paths from a folder, glob or file (:func:`find_checkpoints`, natural order),
+    or from an explicit list (kept in the given order).
+
+    A single path given as a string is one path, never a sequence of characters.
+
+    Raises
+    ------
+    CheckpointError
+        Nothing found, or an empty list.
+
+    Examples
+    --------
+    >>> resolve_checkpoints(["b.pt", "a.pt"])
+    [PosixPath('b.pt'), PosixPath('a.pt')]
+    """
+    if isinstance(spec, str | os.PathLike):
+        return find_checkpoints(spec)
+    paths = [Path(item) for item in spec]
+    if not paths:
+        raise CheckpointError("No checkpoints given; expected at least one checkpoint.")
+    return paths
+
+
+#: Files of a model folder that define its weights (optimizer and scheduler states do not).
+_FOLDER_FILES = ("config.json", "model*.safetensors", "pytorch_model*.bin", "*.index.json")
+
+
+def checkpoint_fingerprint(path: str | os.PathLike[str]) -> str | None:
+    """SHA-256 of a checkpoint file, or of a model folder's config and weight files.
+
+    A run records it per checkpoint, so that a retrained checkpoint under an old label is
+    noticed on resume. ``None`` for a path that does not exist (a user loader's own source).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> file = Path(tempfile.mkdtemp()) / "step_1.pt"
+    >>> _ = file.write_bytes(b"weights")
+    >>> checkpoint_fingerprint(file)[:15]
+    'sha256:687995a2'
+    """
+    path = Path(path)
+    if path.is_file():
+        files = [path]
+    elif path.is_dir():
+        files = sorted({f for pattern in _FOLDER_FILES for f in path.glob(pattern) if f.is_file()})
+    else:
+        return None
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.name.encode() + b"\0")
+        with file.open("rb") as fh:
+            digest.update(hashlib.file_digest(fh, "sha256").digest())
+    return "sha256:" + digest.hexdigest()

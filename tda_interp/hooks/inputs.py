@@ -8,6 +8,7 @@ every batch unchanged.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping
 from typing import Any, TypeAlias
 
@@ -15,7 +16,14 @@ import torch
 
 from tda_interp.exceptions import ConfigError
 
-__all__ = ["Inputs", "find_attention_mask", "find_token_ids", "iter_batches", "n_rows"]
+__all__ = [
+    "Inputs",
+    "find_attention_mask",
+    "find_token_ids",
+    "inputs_fingerprint",
+    "iter_batches",
+    "n_rows",
+]
 
 Inputs: TypeAlias = torch.Tensor | tuple[Any, ...] | Mapping[str, Any]
 """Model inputs: a tensor, a tuple passed as ``*args``, or a mapping passed as ``**kwargs``."""
@@ -128,3 +136,46 @@ def find_attention_mask(kwargs: Mapping[str, Any]) -> torch.Tensor | None:
     if isinstance(mask, torch.Tensor) and mask.ndim == 2:
         return mask
     return None
+
+
+def inputs_fingerprint(inputs: Inputs) -> dict[str, Any]:
+    """Shape, dtype and SHA-256 of every probe tensor, and the number of rows.
+
+    A run records it, so that a rerun into the same directory cannot mix probe sets. Every
+    element of a tuple or dict must be a tensor here.
+
+    Examples
+    --------
+    >>> import torch
+    >>> fp = inputs_fingerprint(torch.zeros(3, 2))
+    >>> fp["n_inputs"], fp["tensors"]
+    (3, {'0': [[3, 2], 'float32']})
+    """
+    if isinstance(inputs, torch.Tensor):
+        items: list[tuple[str, Any]] = [("0", inputs)]
+    elif isinstance(inputs, Mapping):
+        items = [(str(k), v) for k, v in sorted(inputs.items())]
+    elif isinstance(inputs, tuple | list):
+        items = [(str(i), v) for i, v in enumerate(inputs)]
+    else:
+        raise ConfigError(
+            f"Expected probe inputs as a Tensor, a tuple of Tensors or a dict of Tensors, got "
+            f"{type(inputs).__name__}; make the inputs factory return one of these."
+        )
+    digest = hashlib.sha256()
+    shapes = {}
+    for key, tensor in items:
+        if not isinstance(tensor, torch.Tensor):
+            raise ConfigError(
+                f"Probe input {key!r} is a {type(tensor).__name__}, expected a torch.Tensor."
+            )
+        t = tensor.detach().cpu().contiguous()
+        digest.update(key.encode())
+        digest.update(str(t.dtype).encode())
+        digest.update(str(tuple(t.shape)).encode())
+        digest.update(
+            t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes()
+        )
+        shapes[key] = [list(t.shape), str(t.dtype).removeprefix("torch.")]
+    rows = n_rows(tuple(inputs) if isinstance(inputs, list) else inputs)
+    return {"sha256": digest.hexdigest(), "tensors": shapes, "n_inputs": rows}

@@ -12,10 +12,10 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import nn
 
 from tda_interp.exceptions import ConfigError
+from tda_interp.hooks.guards import inference_mode
 from tda_interp.hooks.inputs import Inputs, iter_batches, n_rows
 from tda_interp.hooks.outputs import describe_output
 
@@ -65,20 +65,14 @@ def _probe(model: nn.Module, inputs: Inputs, modules: dict[str, nn.Module]) -> d
     total = n_rows(inputs)
     _, _, args, kwargs = next(iter_batches(inputs, total, total))
     seen: dict[str, list[Any]] = {name: [] for name in modules}
-    modes = [(module, module.training) for module in model.modules()]
-    try:
-        model.eval()
-        with ExitStack() as stack, torch.no_grad():
-            for name, module in modules.items():
+    with inference_mode(model), ExitStack() as stack:
+        for name, module in modules.items():
 
-                def hook(module: nn.Module, args: Any, output: Any, name: str = name) -> None:
-                    seen[name].append(describe_output(output))
+            def hook(module: nn.Module, args: Any, output: Any, name: str = name) -> None:
+                seen[name].append(describe_output(output))
 
-                stack.callback(module.register_forward_hook(hook).remove)
-            model(*args, **kwargs)
-    finally:
-        for module, training in modes:
-            module.training = training
+            stack.callback(module.register_forward_hook(hook).remove)
+        model(*args, **kwargs)
     return seen
 
 
@@ -93,7 +87,7 @@ def describe_sites(
         The model.
     example_inputs : Tensor, tuple, dict or None, default=None
         One probe batch, passed like the inputs of
-        :func:`~tda_interp.hooks.capture_activations`; ``None`` lists names and types only.
+        :func:`~tda_interp.hooks.run_capture`; ``None`` lists names and types only.
     max_depth : int or None, default=None
         Only modules at most this deep (``"encoder.layer"`` has depth 2).
 

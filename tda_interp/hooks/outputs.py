@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any, NamedTuple, TypeAlias
+from typing import Any, NamedTuple
 
 import torch
 
 from tda_interp.exceptions import CaptureError
+from tda_interp.options.capture import ElementLike
 
 __all__ = ["CallInputs", "ElementLike", "describe_output", "output_elements", "select_output"]
-
-ElementLike: TypeAlias = int | str | None
-"""Which element of a tuple / mapping / ``ModelOutput`` to capture; ``None``: the first tensor."""
 
 
 class CallInputs(NamedTuple):

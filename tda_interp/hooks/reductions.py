@@ -20,11 +20,12 @@ position (token index, or flat spatial index ``h * W + w``; ``-1`` for pooled po
 from __future__ import annotations
 
 import math
-from typing import Literal, NamedTuple, TypeAlias, get_args
+from typing import NamedTuple
 
 import torch
 
 from tda_interp.exceptions import ActivationError, ConfigError
+from tda_interp.options.capture import POINTS_PER_INPUT, REDUCTIONS, Reduction, ReductionLike
 
 __all__ = [
     "POINTS_PER_INPUT",
@@ -36,19 +37,6 @@ __all__ = [
     "reduce_output",
     "reduce_points",
 ]
-
-Reduction: TypeAlias = Literal[
-    "none", "flatten", "mean", "last", "first", "tokens", "spatial", "avgpool"
-]
-"""Named reductions; see :func:`reduce_output`."""
-
-ReductionLike: TypeAlias = Reduction | int
-"""A named reduction, or a fixed sequence position (negative counts from the end)."""
-
-REDUCTIONS: tuple[str, ...] = get_args(Reduction)
-
-POINTS_PER_INPUT: frozenset[str] = frozenset({"tokens", "spatial"})
-"""Reductions that give several points per input (the others give exactly one)."""
 
 
 def check_reduction(reduction: object) -> ReductionLike:

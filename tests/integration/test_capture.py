@@ -17,6 +17,7 @@ from tda_interp.exceptions import (
     TdaInterpWarning,
 )
 from tda_interp.hooks import Capture, capture, capture_activations, run_capture
+from tda_interp.options import CaptureOptions
 
 
 def make_mlp() -> nn.Sequential:
@@ -91,7 +92,7 @@ class ModeProbe(nn.Module):
 def test_mlp_matches_manual_activations() -> None:
     model = make_mlp()
     x = torch.randn(10, 4)
-    acts = capture_activations(model, x, ["0", "1", "2"])
+    acts = run_capture(model, x, ["0", "1", "2"]).activations
     with torch.no_grad():
         h0 = model[0](x)
         h1 = torch.relu(h0)
@@ -103,11 +104,33 @@ def test_mlp_matches_manual_activations() -> None:
         np.testing.assert_allclose(acts[site], expected.numpy(), rtol=1e-6, atol=1e-6)
 
 
+def test_capture_activations_is_a_deprecated_shim_of_run_capture() -> None:
+    model = make_mlp()
+    x = torch.randn(10, 4)
+    with pytest.warns(
+        DeprecationWarning, match=r"run_capture\(model, inputs, sites, \.\.\.\)"
+    ) as w:
+        acts = capture_activations(model, x, ["2", "0"], batch_size=3)
+    assert [r.filename for r in w if r.category is DeprecationWarning] == [__file__]
+    expected = run_capture(model, x, ["2", "0"], batch_size=3).activations
+    assert type(acts) is dict and list(acts) == list(expected) == ["2", "0"]
+    for site in expected:
+        np.testing.assert_array_equal(acts[site], expected[site])
+    # the same options, and the same defaults: NaN and Inf now raise (0.1 kept them here)
+    with pytest.warns(DeprecationWarning):
+        pooled = capture_activations(model, x, "0", CaptureOptions(max_points=4), seed=1)
+    np.testing.assert_array_equal(
+        pooled["0"], run_capture(model, x, "0", max_points=4, seed=1)["0"]
+    )
+    with pytest.warns(DeprecationWarning), pytest.raises(ActivationError, match="'inner'"):
+        capture_activations(Head(Diverging()), torch.randn(5, 4), "inner")
+
+
 def test_batches_are_concatenated_in_order() -> None:
     model = make_mlp()
     x = torch.randn(10, 4)
-    full = capture_activations(model, x, "*")
-    batched = capture_activations(model, x, "*", batch_size=3)
+    full = run_capture(model, x, "*").activations
+    batched = run_capture(model, x, "*", batch_size=3).activations
     for site in full:
         np.testing.assert_allclose(batched[site], full[site], rtol=1e-6, atol=1e-6)
 
@@ -125,10 +148,10 @@ def test_tuple_and_dict_inputs() -> None:
     x, scale = torch.randn(7, 4), torch.rand(7, 1)
     with torch.no_grad():
         expected = model.fc(x * scale + 1.0).numpy()
-    by_args = capture_activations(model, (x, scale, 1.0), "fc", batch_size=2)
-    by_kwargs = capture_activations(
+    by_args = run_capture(model, (x, scale, 1.0), "fc", batch_size=2).activations
+    by_kwargs = run_capture(
         model, {"x": x, "scale": scale, "shift": 1.0}, "fc", batch_size=4
-    )
+    ).activations
     np.testing.assert_allclose(by_args["fc"], expected, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(by_kwargs["fc"], expected, rtol=1e-6, atol=1e-6)
 
@@ -139,7 +162,7 @@ def test_hooks_removed_when_forward_raises() -> None:
         model(torch.randn(2, 4))
     assert no_hooks(model)
     with pytest.raises(RuntimeError, match="boom"):
-        capture_activations(model, torch.randn(2, 4), "*")
+        run_capture(model, torch.randn(2, 4), "*")
     assert no_hooks(model)
 
 
@@ -150,7 +173,7 @@ def test_hooks_removed_after_normal_exit_and_capture_error() -> None:
     assert no_hooks(model)
     assert cap["block"].shape == (2, 6)
     with pytest.raises(CaptureError):
-        capture_activations(model, torch.randn(2, 4), "block", output_index=2)
+        run_capture(model, torch.randn(2, 4), "block", output_index=2)
     assert no_hooks(model)
 
 
@@ -159,7 +182,7 @@ def test_train_eval_modes_restored() -> None:
     model.train()
     model[1].eval()  # mixed: dropout in eval, the rest in train
     before = {name: module.training for name, module in model.named_modules()}
-    capture_activations(model, torch.randn(6, 4), ["0", "3"])
+    run_capture(model, torch.randn(6, 4), ["0", "3"])
     assert model[2].seen == [(False, False)]  # eval mode and no grad during the forward pass
     assert {name: module.training for name, module in model.named_modules()} == before
     assert torch.is_grad_enabled()
@@ -172,7 +195,7 @@ def test_train_eval_modes_restored_on_exception() -> None:
     model[2].train()
     before = {name: module.training for name, module in model.named_modules()}
     with pytest.raises(RuntimeError, match="boom"):
-        capture_activations(model, torch.randn(2, 4), "0")
+        run_capture(model, torch.randn(2, 4), "0")
     assert {name: module.training for name, module in model.named_modules()} == before
 
 
@@ -205,7 +228,7 @@ def test_stored_arrays_are_copies() -> None:
     x = torch.randn(20, 4)
     with torch.no_grad():
         expected = model[0](x).numpy().copy()
-    acts = capture_activations(model, x, "0")
+    acts = run_capture(model, x, "0").activations
     np.testing.assert_allclose(acts["0"], expected, rtol=1e-6, atol=1e-6)
     assert (acts["0"] < 0).any()
 
@@ -213,16 +236,16 @@ def test_stored_arrays_are_copies() -> None:
 def test_selection_by_glob_list_and_predicate() -> None:
     model = make_mlp()
     x = torch.randn(3, 4)
-    assert list(capture_activations(model, x, "*")) == ["0", "1", "2"]
-    assert list(capture_activations(model, x, ["2", "0"])) == ["2", "0"]
-    linear = capture_activations(model, x, lambda name, module: isinstance(module, nn.Linear))
+    assert list(run_capture(model, x, "*").activations) == ["0", "1", "2"]
+    assert list(run_capture(model, x, ["2", "0"]).activations) == ["2", "0"]
+    linear = run_capture(model, x, lambda name, module: isinstance(module, nn.Linear)).activations
     assert list(linear) == ["0", "2"]
 
 
 def test_misspelled_site_lists_close_name() -> None:
     model = WithTuple()
     with pytest.raises(SiteNotFoundError, match=r"'block\.fc'"):
-        capture_activations(model, torch.randn(2, 4), "block.fcc")
+        run_capture(model, torch.randn(2, 4), "block.fcc")
     assert no_hooks(model)
 
 
@@ -241,8 +264,8 @@ def test_tuple_output_with_output_index() -> None:
     x = torch.randn(5, 4)
     with torch.no_grad():
         hidden = model.block.fc(x)
-    first = capture_activations(model, x, "block")
-    second = capture_activations(model, x, "block", output_index=1)
+    first = run_capture(model, x, "block").activations
+    second = run_capture(model, x, "block", output_index=1).activations
     np.testing.assert_allclose(first["block"], hidden.numpy(), rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(
         second["block"], hidden.sum(dim=1, keepdim=True).numpy(), rtol=1e-5, atol=1e-5
@@ -252,20 +275,25 @@ def test_tuple_output_with_output_index() -> None:
 def test_non_tensor_output_raises_capture_error() -> None:
     model = WithTuple()
     with pytest.raises(CaptureError, match=r"'block'.*got str"):
-        capture_activations(model, torch.randn(2, 4), "block", output_index=2)
+        run_capture(model, torch.randn(2, 4), "block", output_index=2)
     with pytest.raises(CaptureError, match="out of range"):
-        capture_activations(model, torch.randn(2, 4), "block", output_index=5)
+        run_capture(model, torch.randn(2, 4), "block", output_index=5)
 
 
 def test_site_that_never_fires() -> None:
     model = Skipping()
     with pytest.raises(CaptureError, match="'unused' never fired"):
-        capture_activations(model, torch.randn(2, 4), ["used", "unused"])
+        run_capture(model, torch.randn(2, 4), ["used", "unused"])
     with capture(model, ["used", "unused"]) as cap:
         model(torch.randn(2, 4))
     assert cap["used"].shape == (2, 4)
     with pytest.raises(CaptureError, match="'unused' never fired"):
         cap.activations  # noqa: B018
+    # as a mapping, only the clouds that exist: a site that never fired is not one
+    assert len(cap) == 1 and list(cap) == ["used"] and "unused" not in cap
+    with pytest.raises(SiteNotFoundError, match="'unused' never fired") as info:
+        cap["unused"]
+    assert isinstance(info.value, KeyError)
 
 
 def test_site_that_fires_twice_per_forward_keeps_each_call() -> None:
@@ -281,23 +309,56 @@ def test_site_that_fires_twice_per_forward_keeps_each_call() -> None:
     assert cap.labels["fc#1"]["call"].tolist() == [1] * 5
     assert cap.labels["fc#1"]["batch_index"].tolist() == [0, 1, 2, 3, 4]
     assert cap.n_calls == {"fc": 6}  # 3 passes, 2 calls each
-    assert list(capture_activations(model, x, "fc")) == ["fc#0", "fc#1"]
-    with pytest.raises(CaptureError, match=r"'fc#0', 'fc#1'"):
+    assert list(run_capture(model, x, "fc").activations) == ["fc#0", "fc#1"]
+    with pytest.raises(SiteNotFoundError, match=r"'fc#0', 'fc#1'") as info:
         cap["fc"]
+    assert isinstance(info.value, KeyError)
     assert no_hooks(model)
+
+
+def test_capture_is_a_mapping_of_clouds_for_a_module_called_twice() -> None:
+    """len, iteration, ``in`` and ``[]`` all speak of clouds (``fc#0``, ``fc#1``), never of
+    the site called twice per pass, so the capture converts like any mapping."""
+    model = Reused()
+    x = torch.randn(5, 4)
+    with torch.no_grad():
+        first = model.fc(x)
+        second = model.fc(first)
+    for cap in (run_capture(model, x, "fc", batch_size=2), _captured_in_block(model, x)):
+        assert len(cap) == 2 == len(cap.clouds)
+        assert list(cap) == cap.clouds == ["fc#0", "fc#1"]
+        assert "fc#0" in cap and "fc#1" in cap
+        assert "fc" not in cap and "fc#2" not in cap
+        as_dict = {k: cap[k] for k in cap}
+        assert list(as_dict) == list(dict(cap)) == list(cap.keys()) == list(cap.activations)
+        np.testing.assert_allclose(as_dict["fc#0"], first.numpy(), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(as_dict["fc#1"], second.numpy(), rtol=1e-6, atol=1e-6)
+        for cloud, points in cap.items():
+            np.testing.assert_array_equal(points, cap.activations[cloud])
+        assert cap.get("fc") is None  # the site's name is a missing key, as in any mapping
+        with pytest.raises(KeyError, match=r"'fc#0', 'fc#1'"):
+            cap["fc"]
+    assert no_hooks(model)
+
+
+def _captured_in_block(model: nn.Module, x: torch.Tensor) -> Capture:
+    with capture(model, "fc") as cap, torch.no_grad():
+        model(x[:2])
+        model(x[2:])
+    return cap
 
 
 def test_sequence_model_needs_reduction() -> None:
     model = nn.Sequential(nn.Embedding(10, 6), nn.Linear(6, 6))
     tokens = torch.randint(0, 10, (4, 5))
     with pytest.raises(ActivationError, match=r"'1'.*\(4, 5, 6\).*reduction='flatten'"):
-        capture_activations(model, tokens, "1")
+        run_capture(model, tokens, "1")
     assert no_hooks(model)
-    acts = capture_activations(model, tokens, "*", reduction="mean")
+    acts = run_capture(model, tokens, "*", reduction="mean").activations
     assert acts["0"].shape == (4, 6)
-    flat = capture_activations(model, tokens, "1", reduction="flatten")
+    flat = run_capture(model, tokens, "1", reduction="flatten").activations
     assert flat["1"].shape == (4, 30)
-    last = capture_activations(model, tokens, "1", reduction=-1)
+    last = run_capture(model, tokens, "1", reduction=-1).activations
     np.testing.assert_allclose(last["1"], flat["1"][:, -6:], rtol=1e-6)
 
 
@@ -315,7 +376,7 @@ def test_non_float_outputs_become_float32() -> None:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return x.double() * 2
 
-    acts = capture_activations(nn.Sequential(Double()), torch.ones(3, 2), "0")
+    acts = run_capture(nn.Sequential(Double()), torch.ones(3, 2), "0").activations
     assert acts["0"].dtype == np.float32
     np.testing.assert_array_equal(acts["0"], np.full((3, 2), 2, dtype=np.float32))
 
@@ -326,7 +387,7 @@ def test_rows_not_matching_batch_warn() -> None:
             return x.reshape(-1, 2)
 
     with pytest.warns(TdaInterpWarning, match="gave 6 rows for a batch of 3"):
-        capture_activations(nn.Sequential(TokensFlat()), torch.ones(3, 4), "0")
+        run_capture(nn.Sequential(TokensFlat()), torch.ones(3, 4), "0")
 
 
 @pytest.mark.parametrize(
@@ -342,7 +403,7 @@ def test_rows_not_matching_batch_warn() -> None:
 def test_bad_arguments(inputs: object, kwargs: dict[str, object], match: str) -> None:
     model = make_mlp()
     with pytest.raises(ConfigError, match=match):
-        capture_activations(model, inputs, "0", **kwargs)  # type: ignore[arg-type]
+        run_capture(model, inputs, "0", **kwargs)  # type: ignore[arg-type]
     assert no_hooks(model)
 
 
@@ -369,14 +430,27 @@ class Head(nn.Module):
         return self.inner(x)
 
 
-def test_nonfinite_raises_naming_site_and_checkpoint() -> None:
+def test_nonfinite_raises_naming_site_and_checkpoint(tmp_path: Path) -> None:
+    from tda_interp.pipeline import run_pipeline
+
     model = Head(Diverging())
-    with pytest.raises(ActivationError, match=r"'inner'.*checkpoint 'step_100'.*2 of 5 points"):
+    message = r"Site 'inner' gave NaN or Inf activations in 2 of 5 points"
+    with pytest.raises(ActivationError, match=f"^{message}"):  # the default: raise
+        run_capture(model, torch.randn(5, 4), "inner")
+    assert no_hooks(model)
+    # capture no longer knows checkpoints: the argument is refused, not ignored ...
+    with pytest.raises(ConfigError, match="'checkpoint'"):
         run_capture(model, torch.randn(5, 4), "inner", checkpoint="step_100")
     assert no_hooks(model)
-    with pytest.raises(ActivationError, match=r"'inner' gave NaN or Inf.*nonfinite='drop'"):
-        capture_activations(model, torch.randn(5, 4), "inner", nonfinite="raise")
-    kept = capture_activations(model, torch.randn(5, 4), "inner")  # the pipeline's default
+    # ... a run names the checkpoint, in front of the capture's message
+    ckpt = tmp_path / "step_100.pt"
+    torch.save(model.state_dict(), ckpt)
+    with pytest.raises(ActivationError, match=f"^checkpoint 'step_100': {message}"):
+        run_pipeline(model, ckpt, torch.randn(5, 4), tmp_path / "run", layers=["inner"])
+    assert no_hooks(model)
+    with pytest.raises(ActivationError, match=r"'inner' gave NaN or Inf.*nonfinite=\"drop\""):
+        run_capture(model, torch.randn(5, 4), "inner", nonfinite="raise")
+    kept = run_capture(model, torch.randn(5, 4), "inner", nonfinite="keep").activations
     assert np.isnan(kept["inner"][1, 0])
     assert np.isinf(kept["inner"][2, 1])
 
@@ -406,16 +480,16 @@ def test_zero_and_one_point() -> None:
         run_capture(model, ids, "1", reduction="tokens", attention_mask=torch.zeros(1, 3))
     assert no_hooks(model)
     with pytest.warns(TdaInterpWarning, match="'1' has a single point"):
-        acts = capture_activations(model, ids, "1", reduction="last")
+        acts = run_capture(model, ids, "1", reduction="last").activations
     assert acts["1"].shape == (1, 4)
 
 
 def test_empty_probe_set_and_bad_options() -> None:
     model = make_mlp()
     with pytest.raises(ConfigError, match="empty probe set"):
-        capture_activations(model, torch.ones(0, 4), "0")
+        run_capture(model, torch.ones(0, 4), "0")
     with pytest.raises(ConfigError, match="at least one input tensor"):
-        capture_activations(model, {}, "0")
+        run_capture(model, {}, "0")
     for options, match in [
         ({"hook": "grad"}, "hook"),
         ({"nonfinite": "ignore"}, "nonfinite"),
@@ -425,7 +499,7 @@ def test_empty_probe_set_and_bad_options() -> None:
         ({"attention_mask": torch.ones(3, 2)}, r"attention_mask of shape \(n_inputs, seq\)"),
     ]:
         with pytest.raises(ConfigError, match=match):
-            capture_activations(model, torch.ones(2, 4), "0", **options)
+            run_capture(model, torch.ones(2, 4), "0", **options)
         assert no_hooks(model)
 
 
@@ -447,38 +521,38 @@ def test_input_hook_with_args_and_kwargs() -> None:
     x = torch.randn(6, 4)
     with torch.no_grad():
         h = model.fc(x).numpy()
-    got = capture_activations(model, x, ["fc", "scaled"], hook="input", batch_size=4)
+    got = run_capture(model, x, ["fc", "scaled"], hook="input", batch_size=4).activations
     np.testing.assert_allclose(got["fc"], x.numpy(), rtol=1e-6)
     np.testing.assert_allclose(got["scaled"], h, rtol=1e-6, atol=1e-6)
-    scale = capture_activations(model, x, "scaled", hook="input", output_index="scale")
+    scale = run_capture(model, x, "scaled", hook="input", output_index="scale").activations
     np.testing.assert_array_equal(scale["scaled"], np.full((6, 1), 2.0, dtype=np.float32))
     with pytest.raises(CaptureError, match=r"input of site 'scaled'.*'scale'"):
-        capture_activations(model, x, "scaled", hook="input", output_index="shift")
+        run_capture(model, x, "scaled", hook="input", output_index="shift")
     assert no_hooks(model)
 
 
 def test_select_by_module_type() -> None:
     model = make_mlp()
-    acts = capture_activations(model, torch.randn(3, 4), nn.Linear)
+    acts = run_capture(model, torch.randn(3, 4), nn.Linear).activations
     assert list(acts) == ["0", "2"]
-    assert list(capture_activations(model, torch.randn(3, 4), (nn.ReLU,))) == ["1"]
+    assert list(run_capture(model, torch.randn(3, 4), (nn.ReLU,)).activations) == ["1"]
 
 
 def test_float16_storage_and_overflow() -> None:
     model = make_mlp()
     x = torch.randn(8, 4)
-    full = capture_activations(model, x, "0")
-    half = capture_activations(model, x, "0", dtype="float16")
+    full = run_capture(model, x, "0").activations
+    half = run_capture(model, x, "0", dtype="float16").activations
     assert half["0"].dtype == np.float16
     np.testing.assert_allclose(half["0"], full["0"], rtol=1e-3, atol=1e-3)
     with pytest.raises(ActivationError, match=r"float16 range.*dtype='float32'"):
-        capture_activations(model, x * 1e6, "0", dtype="float16")
+        run_capture(model, x * 1e6, "0", dtype="float16")
 
 
 def test_max_points_reservoir_is_seeded_and_keeps_labels() -> None:
     model = make_mlp()
     x = torch.randn(50, 4)
-    full = capture_activations(model, x, "0")["0"]
+    full = run_capture(model, x, "0").activations["0"]
     a = run_capture(model, x, "0", max_points=10, seed=3, batch_size=7)
     b = run_capture(model, x, "0", max_points=10, seed=3, batch_size=7)
     c = run_capture(model, x, "0", max_points=10, seed=4, batch_size=7)
@@ -494,7 +568,7 @@ def test_max_points_reservoir_is_seeded_and_keeps_labels() -> None:
 def test_memmap_storage_roundtrip(tmp_path: Path) -> None:
     model = make_mlp()
     x = torch.randn(20, 4)
-    full = capture_activations(model, x, "*")
+    full = run_capture(model, x, "*").activations
     cap = run_capture(model, x, "*", storage="memmap", storage_dir=tmp_path, batch_size=6)
     for site in full:
         assert isinstance(cap[site], np.memmap)

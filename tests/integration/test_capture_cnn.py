@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from tda_interp.exceptions import ActivationError, ConfigError
-from tda_interp.hooks import capture_activations, describe_sites, list_sites, run_capture
+from tda_interp.hooks import describe_sites, list_sites, run_capture
 
 
 def make_cnn() -> nn.Sequential:
@@ -39,7 +39,7 @@ def test_spatial_and_avgpool_match_manual_feature_maps() -> None:
     labels = spatial.labels["2"]
     assert labels["batch_index"].tolist() == np.repeat(np.arange(5), 16).tolist()
     assert labels["position"].tolist() == np.tile(np.arange(16), 5).tolist()
-    pooled = capture_activations(model, x, ["0", "2"], reduction="avgpool")
+    pooled = run_capture(model, x, ["0", "2"], reduction="avgpool").activations
     np.testing.assert_allclose(pooled["2"], fmap.mean(dim=(2, 3)).numpy(), rtol=1e-5, atol=1e-6)
     assert pooled["0"].shape == (5, 4)
     assert no_hooks(model)
@@ -48,7 +48,7 @@ def test_spatial_and_avgpool_match_manual_feature_maps() -> None:
 def test_conv_output_without_reduction_suggests_avgpool() -> None:
     model = make_cnn()
     with pytest.raises(ActivationError, match=r"'0'.*\(2, 4, 8, 8\).*avgpool"):
-        capture_activations(model, torch.randn(2, 1, 8, 8), "0")
+        run_capture(model, torch.randn(2, 1, 8, 8), "0")
     assert no_hooks(model)
 
 

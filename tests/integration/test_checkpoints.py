@@ -391,23 +391,29 @@ def test_iter_checkpoints_list_and_duplicate_labels(tmp_path: Path) -> None:
 def test_pipeline_replays_hf_folders(
     hf_run: tuple[Path, dict[str, nn.Module]], tmp_path: Path
 ) -> None:
+    from tda_interp.options import CaptureOptions, RipsOptions
     from tda_interp.pipeline import run_pipeline
     from tda_interp.store import read_summaries
 
     root, _ = hf_run
     ids = torch.randint(1, 64, (12, 6), generator=torch.Generator().manual_seed(0))
+    options = {
+        "layers": ["encoder.layer.1"],
+        "capture": CaptureOptions(reduction="mean"),
+        "homology": RipsOptions(maxdim=0),
+    }
     run_pipeline(
-        _tiny_bert(seed=9),
-        find_checkpoints(root),
-        {"input_ids": ids},
-        tmp_path / "run",
-        layers=["encoder.layer.1"],
-        reduction="mean",
-        maxdim=0,
+        _tiny_bert(seed=9), find_checkpoints(root), {"input_ids": ids}, tmp_path / "run", **options
     )
     df = read_summaries(tmp_path / "run")
     assert list(df["checkpoint"]) == ["checkpoint-500", "checkpoint-900", "checkpoint-1000"]
     assert list(df["step"]) == [500, 900, 1000]
+    # the Trainer's output folder as one path: the same model folders, in the same order
+    out = run_pipeline(
+        _tiny_bert(seed=9), str(root), {"input_ids": ids}, tmp_path / "run", **options
+    )
+    assert out.checkpoints == ("checkpoint-500", "checkpoint-900", "checkpoint-1000")
+    assert out.computed == 0
 
 
 def test_real_minilm_folder() -> None:

@@ -11,6 +11,7 @@ import pytest
 from tda_interp.exceptions import ConfigError
 from tda_interp.hooks import MemmapBuffer, MemoryBuffer, ReservoirBuffer
 from tda_interp.hooks.buffers import PointBuffer, make_buffer
+from tda_interp.options import CaptureOptions
 
 
 def feed(buffer: PointBuffer, n: int, batch: int, width: int = 2) -> None:
@@ -103,12 +104,37 @@ def test_memmap_memory_stays_one_batch(tmp_path: Path) -> None:
 
 def test_make_buffer_and_bad_options(tmp_path: Path) -> None:
     assert isinstance(make_buffer("a"), MemoryBuffer)
-    assert isinstance(make_buffer("a", storage="memmap", storage_dir=tmp_path), MemmapBuffer)
-    sampled = make_buffer("a", max_points=3, storage="memmap", storage_dir=tmp_path)
+    assert isinstance(make_buffer("a", CaptureOptions()), MemoryBuffer)
+    memmap = CaptureOptions(storage="memmap", storage_dir=tmp_path)
+    assert isinstance(make_buffer("a", memmap), MemmapBuffer)
+    sampled = make_buffer("a", memmap.replace(max_points=3))
+    assert isinstance(sampled, ReservoirBuffer)
     feed(sampled, 10, 4)
     assert isinstance(sampled.result()[0], np.memmap)
     assert len(sampled.result()[0]) == 3
+    half = make_buffer("a", CaptureOptions(dtype="float16"))
+    feed(half, 5, 2)
+    assert half.result()[0].dtype == np.float16
     with pytest.raises(ConfigError, match="storage_dir"):
-        make_buffer("a", storage="memmap")
+        CaptureOptions(storage="memmap")
     with pytest.raises(ConfigError, match="max_points"):
-        make_buffer("a", max_points=-1)
+        CaptureOptions(max_points=-1)
+    with pytest.raises(ConfigError, match="max_points"):
+        CaptureOptions(max_points=0)
+    with pytest.raises(ConfigError, match="dtype"):
+        CaptureOptions(dtype="float64")
+    with pytest.raises(ConfigError, match="storage"):
+        CaptureOptions(storage="disk", storage_dir=tmp_path)
+    with pytest.raises(ConfigError, match="seed"):
+        CaptureOptions(seed=1.5)  # type: ignore[arg-type]
+
+
+def test_make_buffer_reservoir_is_seeded_per_cloud() -> None:
+    def kept(name: str, seed: int) -> list[int]:
+        buffer = make_buffer(name, CaptureOptions(max_points=5, seed=seed))
+        feed(buffer, 50, 7)
+        return buffer.result()[1]["i"].tolist()
+
+    assert kept("a", 0) == kept("a", 0)  # reproducible
+    assert kept("a", 0) != kept("a", 1)  # the seed matters
+    assert kept("a", 0) != kept("b", 0)  # and so does the cloud's name

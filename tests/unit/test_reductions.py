@@ -10,6 +10,7 @@ import torch
 from tda_interp.exceptions import ActivationError, ConfigError
 from tda_interp.hooks import reduce_output, reduce_points
 from tda_interp.hooks.reductions import ReductionLike
+from tda_interp.options import CaptureOptions
 
 
 @pytest.fixture
@@ -107,6 +108,18 @@ def test_scalar_output() -> None:
 def test_unknown_reduction(reduction: object) -> None:
     with pytest.raises(ConfigError, match="reduction"):
         reduce_output(torch.zeros(2, 3), reduction, site="fc")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("reduction", ["max", True, 1.5, None])
+def test_unknown_reduction_in_capture_options(reduction: object) -> None:
+    with pytest.raises(ConfigError, match="reduction") as info:
+        CaptureOptions(reduction=reduction)  # type: ignore[arg-type]
+    assert info.value.key == "reduction"
+
+
+@pytest.mark.parametrize("reduction", ["none", "tokens", "avgpool", -1, 2])
+def test_capture_options_accept_every_reduction(reduction: ReductionLike) -> None:
+    assert CaptureOptions(reduction=reduction).reduction == reduction
 
 
 # --- tokens, conv feature maps and attention masks -------------------------------------------

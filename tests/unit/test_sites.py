@@ -119,6 +119,15 @@ def test_site_not_found_is_lookup_error(model: nn.Module) -> None:
         resolve_sites(model, "nope")
 
 
+def test_site_not_found_is_key_error_with_a_plain_message(model: nn.Module) -> None:
+    # a KeyError, as a mapping raises, but its text is not repr()-quoted like a KeyError's
+    with pytest.raises(KeyError) as info:
+        resolve_sites(model, "nope")
+    assert isinstance(info.value, SiteNotFoundError)
+    assert str(info.value) == info.value.args[0]
+    assert "'nope'" in str(info.value)
+
+
 def test_predicate_selecting_nothing(model: nn.Module) -> None:
     with pytest.raises(SiteNotFoundError, match="selected no module"):
         resolve_sites(model, lambda name, module: False)
