@@ -11,6 +11,9 @@ Examples
 >>> dgm = tda_interp.vietoris_rips(np.c_[np.cos(t), np.sin(t)])
 >>> int((dgm.lifetimes(1, relative=True) > 0.5).sum())
 1
+
+Options that travel together are frozen objects checked once (:mod:`tda_interp.options`):
+``vietoris_rips(X, RipsOptions(maxdim=2))`` or, the same, ``vietoris_rips(X, maxdim=2)``.
 """
 
 from __future__ import annotations
@@ -21,9 +24,17 @@ from typing import TYPE_CHECKING, Any
 # Public names and the modules that define them. They are imported on first use, so that
 # `import tda_interp.homology` in a worker process does not pay for torch, plotly and pandas.
 _EXPORTS = {
+    "Approximation": "tda_interp.options",
+    "CaptureOptions": "tda_interp.options",
     "Diagram": "tda_interp.diagrams",
+    "ExecutionOptions": "tda_interp.options",
+    "Provenance": "tda_interp.diagrams",
+    "RipsOptions": "tda_interp.options",
+    "Run": "tda_interp.store",
     "RunConfig": "tda_interp.config",
+    "SignificanceOptions": "tda_interp.options",
     "SignificanceResult": "tda_interp.homology",
+    "SummaryOptions": "tda_interp.options",
     "TopologyMonitor": "tda_interp.monitor",
     "TdaInterpError": "tda_interp.exceptions",
     "TdaInterpWarning": "tda_interp.exceptions",
@@ -31,18 +42,14 @@ _EXPORTS = {
     "betti_curve": "tda_interp.diagrams",
     "build_report": "tda_interp.reports",
     "capture": "tda_interp.hooks",
-    "capture_activations": "tda_interp.hooks",
     "describe_sites": "tda_interp.hooks",
     "distance_matrix": "tda_interp.homology",
     "find_checkpoints": "tda_interp.hooks",
     "from_giotto": "tda_interp.diagrams",
     "iter_checkpoints": "tda_interp.hooks",
-    "iter_results": "tda_interp.store",
     "list_sites": "tda_interp.hooks",
     "load_checkpoint": "tda_interp.hooks",
     "load_config": "tda_interp.config",
-    "read_diagram": "tda_interp.store",
-    "read_manifest": "tda_interp.store",
     "read_summaries": "tda_interp.store",
     "resolve_sites": "tda_interp.hooks",
     "run_capture": "tda_interp.hooks",
@@ -56,10 +63,20 @@ _EXPORTS = {
     "write_report": "tda_interp.reports",
 }
 
+# Renamed or replaced names: still importable (they warn DeprecationWarning when called), but
+# not part of the public API.
+_DEPRECATED = {
+    "capture_activations": "tda_interp.hooks",
+    "iter_results": "tda_interp.store",
+    "read_diagram": "tda_interp.store",
+    "read_manifest": "tda_interp.store",
+}
+
 if TYPE_CHECKING:
     from tda_interp.config import RunConfig, load_config
     from tda_interp.diagrams import (
         Diagram,
+        Provenance,
         betti_curve,
         from_giotto,
         shared_grid,
@@ -76,7 +93,6 @@ if TYPE_CHECKING:
     )
     from tda_interp.hooks import (
         capture,
-        capture_activations,
         describe_sites,
         find_checkpoints,
         iter_checkpoints,
@@ -86,13 +102,21 @@ if TYPE_CHECKING:
         run_capture,
     )
     from tda_interp.monitor import TopologyMonitor
+    from tda_interp.options import (
+        Approximation,
+        CaptureOptions,
+        ExecutionOptions,
+        RipsOptions,
+        SignificanceOptions,
+        SummaryOptions,
+    )
     from tda_interp.pipeline import run_from_config, run_pipeline
     from tda_interp.reports import build_report, write_report
-    from tda_interp.store import iter_results, read_diagram, read_manifest, read_summaries
+    from tda_interp.store import Run, read_summaries
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
+    module = _EXPORTS.get(name) or _DEPRECATED.get(name)
     if module is None:
         raise AttributeError(f"module 'tda_interp' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
@@ -104,12 +128,20 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_EXPORTS))
 
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
+    "Approximation",
+    "CaptureOptions",
     "Diagram",
+    "ExecutionOptions",
+    "Provenance",
+    "RipsOptions",
+    "Run",
     "RunConfig",
+    "SignificanceOptions",
     "SignificanceResult",
+    "SummaryOptions",
     "TdaInterpError",
     "TdaInterpWarning",
     "TopologyMonitor",
@@ -118,18 +150,14 @@ __all__ = [
     "betti_curve",
     "build_report",
     "capture",
-    "capture_activations",
     "describe_sites",
     "distance_matrix",
     "find_checkpoints",
     "from_giotto",
     "iter_checkpoints",
-    "iter_results",
     "list_sites",
     "load_checkpoint",
     "load_config",
-    "read_diagram",
-    "read_manifest",
     "read_summaries",
     "resolve_sites",
     "run_capture",

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from tda_interp import __version__
-from tda_interp.exceptions import TdaInterpError
+from tda_interp.exceptions import TdaInterpError, TdaInterpWarning
 
 __all__ = ["main"]
 
@@ -64,7 +65,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     with _progress(args.quiet) as progress:
         outcome = run_from_config(
-            config, run_dir=args.run_dir, overwrite=args.overwrite, progress=progress
+            config.with_progress(progress), run_dir=args.run_dir, overwrite=args.overwrite
         )
     print(
         f"Run {outcome.run_dir}: {outcome.computed} results computed, {outcome.skipped} already "
@@ -186,11 +187,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``tda-interp`` and ``python -m tda_interp``; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return int(args.func(args))
-    except TdaInterpError as err:
-        print(f"tda-interp {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; finished results are kept, rerun to resume", file=sys.stderr)
-        return 130
+    with warnings.catch_warnings(record=True) as caught:
+        # every warning is printed below, once, as a line of its own (Python would hide the
+        # DeprecationWarning that says how the keys of a 0.1 config moved)
+        warnings.simplefilter("default")
+        try:
+            return int(args.func(args))
+        except TdaInterpError as err:
+            print(f"tda-interp {args.command}: error: {err}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted; finished results are kept, rerun to resume", file=sys.stderr)
+            return 130
+        finally:
+            for w in caught:
+                kind = (
+                    "warning" if issubclass(w.category, TdaInterpWarning) else w.category.__name__
+                )
+                print(f"tda-interp {args.command}: {kind}: {w.message}", file=sys.stderr)

@@ -1,133 +1,149 @@
 """The TOML configuration of ``tda-interp run``, parsed into a frozen :class:`RunConfig`.
 
-Example (every key but ``model.factory``, ``model.checkpoints``, ``inputs.factory`` and
-``capture.layers`` has the default shown)::
+Each section but ``[model]`` and ``[inputs]`` mirrors one option class
+(:mod:`tda_interp.options`), key for key; ``[capture]`` also holds the ``layers`` and
+``[homology]`` the ``views`` of the run. Every key but ``model.factory``, ``model.checkpoints``,
+``inputs.factory`` and ``capture.layers`` has the default shown::
 
     title = "My model"                       # optional, shown in the report
     run_dir = "runs/my-model"                # optional; `-o` overrides
 
     [model]
     factory = "mypkg.models:make_model"      # or "models.py:make_model", next to this file
-    checkpoints = "checkpoints/step_*.pt"    # glob or folder of .pt/.pth/.safetensors
+    checkpoints = "checkpoints/step_*.pt"    # glob, folder or file (.pt/.pth/.safetensors)
+    strict = true                            # false: load the checkpoint keys that match
 
     [inputs]
     factory = "mypkg.data:probe_inputs"      # returns a Tensor, a tuple of Tensors or a dict
-    batch_size = 0                           # 0: one forward pass for all probe inputs
 
-    [capture]
+    [capture]                                # CaptureOptions
     layers = ["embed", "mlp.*"]              # module paths or globs
-    reduction = "none"                       # none | flatten | mean | last | first | <int>
-    output_index = 0                         # element taken from tuple outputs
-
-    [homology]
-    maxdim = 1
-    views = ["raw", "pc_pairs2"]             # see tda_interp.homology.views
-    metric = "euclidean"                     # euclidean | cosine | correlation
-    backend = "auto"                         # auto | gudhi | giotto-ph | ripser
-    max_points = 1000                        # seeded subsample above this; 0: keep all
+    reduction = "none"                       # none | flatten | mean | last | first | tokens |
+                                             # spatial | avgpool | <position>
+    # output_index = 0                       # element of tuple outputs (default: first tensor)
+    hook = "output"                          # output | input
+    batch_size = 0                           # 0: one forward pass for all probe inputs
+    max_points = 0                           # > 0: seeded reservoir sample per cloud
     seed = 0
-    long_bar = 0.25                          # relative lifetime of a "long-lived" bar
-    drop_nonfinite = false
-    n_null = 0                               # > 0: significance calls against n_null
-    alpha = 0.05                             #      matched Gaussian clouds, at level alpha
-    # certified approximation (optional; set max_points = 0 with it, a subsample has no bound):
-    # max_bound_rel = 0.05                   # fewest landmarks within 5% of the diameter
-    # n_landmarks = 500                      # or a fixed number of max-min landmarks
-    # memory_budget = "4GB"                  # above it, landmarks (with a warning)
+    dtype = "float32"                        # float32 | float16
+    storage = "memory"                       # memory | memmap (with storage_dir)
+    nonfinite = "raise"                      # raise | drop | keep
 
-    [execution]                              # how, not what: never part of a run's parameters
+    [homology]                               # RipsOptions
+    views = ["raw", "pc_pairs2"]             # see tda_interp.homology.views
+    maxdim = 1
+    metric = "euclidean"                     # euclidean | cosine | correlation
+    coeff = 2                                # prime field
+    backend = "auto"                         # auto | gudhi | giotto-ph | ripser
+    seed = 0
+    approximation = "subsample:1000"         # auto | exact | subsample:N | landmarks[:N] |
+                                             # bound:B (certified within B x diameter)
+    memory_budget = "4GB"
+    nonfinite = "raise"                      # raise | drop
+
+    [significance]                           # SignificanceOptions; no section: no calls
+    method = "gaussian"                      # gaussian | subsample
+    n_null = 19
+    alpha = 0.05
+
+    [summary]                                # SummaryOptions
+    long_bar = 0.25                          # relative lifetime of a "long-lived" bar
+
+    [execution]                              # ExecutionOptions: how, never part of a run's params
     executor = "auto"                        # auto | serial | processes[:N] | dask:ADDRESS
     cache = true                             # diagram cache: true, false or a folder
 
-Relative paths are resolved against the directory of the config file.
+Relative paths are resolved against the directory of the config file. Errors name the file,
+the section and the key. Configs written for tda-interp 0.1 still run: their old keys are
+moved to these sections, with one :class:`DeprecationWarning` saying how
+(:func:`tda_interp.options.legacy.upgrade_config`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import importlib
 import importlib.util
 import sys
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tda_interp.diagrams.summaries import DEFAULT_LONG_BAR
 from tda_interp.exceptions import ConfigError
 from tda_interp.homology.views import parse_view, resolve_views
+from tda_interp.options import (
+    CaptureOptions,
+    ExecutionOptions,
+    RipsOptions,
+    SignificanceOptions,
+    SummaryOptions,
+)
+from tda_interp.options.legacy import ORIGINS, upgrade_config
+from tda_interp.options.run import ProgressCallback
 
 __all__ = ["RunConfig", "load_config", "resolve_factory"]
 
-_SECTIONS = {
-    "": {"title", "run_dir", "model", "inputs", "capture", "homology", "execution"},
-    "model": {"factory", "checkpoints"},
-    "inputs": {"factory", "batch_size"},
-    "capture": {"layers", "reduction", "output_index"},
-    "homology": {
-        "maxdim", "views", "metric", "backend", "max_points", "seed", "long_bar",
-        "drop_nonfinite", "n_null", "alpha", "max_bound_rel", "n_landmarks", "memory_budget",
-    },
-    "execution": {"executor", "cache"},
-}  # fmt: skip
-_METRICS = ("euclidean", "cosine", "correlation")
-_BACKENDS = ("auto", "gudhi", "giotto-ph", "ripser")
+_TOP = ("title", "run_dir", "model", "inputs", "capture", "homology", "significance", "summary",
+        "execution")  # fmt: skip
+_MODEL = ("factory", "checkpoints", "strict")
+_INPUTS = ("factory",)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunConfig:
-    """Everything ``tda-interp run`` needs; see the module docstring for the file format."""
+    """Everything ``tda-interp run`` needs, composed of the option objects.
+
+    See the module docstring for the file format; :func:`load_config` reads one.
+    """
 
     model_factory: str
     checkpoints: str
     inputs_factory: str
     layers: tuple[str, ...]
+    views: tuple[str, ...] = ("raw",)
+    strict: bool = True
+    capture: CaptureOptions = field(default_factory=CaptureOptions)
+    homology: RipsOptions = field(default_factory=RipsOptions)
+    significance: SignificanceOptions | None = None
+    summary: SummaryOptions = field(default_factory=SummaryOptions)
+    execution: ExecutionOptions = field(default_factory=ExecutionOptions)
     title: str | None = None
     run_dir: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
-    batch_size: int | None = None
-    reduction: str | int = "none"
-    output_index: int = 0
-    maxdim: int = 1
-    views: tuple[str, ...] = ("raw",)
-    metric: str = "euclidean"
-    backend: str = "auto"
-    max_points: int | None = 1000
-    seed: int = 0
-    long_bar: float = DEFAULT_LONG_BAR
-    drop_nonfinite: bool = False
-    n_null: int = 0
-    alpha: float = 0.05
-    max_bound_rel: float | None = None
-    n_landmarks: int | None = None
-    memory_budget: str | int | None = None
-    executor: str = "auto"
-    cache: bool | Path = True
+
+    def with_progress(self, progress: ProgressCallback | None) -> RunConfig:
+        """This config, reporting progress to ``progress(description, done, total)``."""
+        return dataclasses.replace(self, execution=self.execution.replace(progress=progress))
 
 
-def _check_keys(data: dict[str, Any], section: str, path: Path) -> None:
-    unknown = set(data) - _SECTIONS[section]
+def _unknown(keys: Any, allowed: tuple[str, ...], where: str, path: Path) -> None:
+    unknown = [k for k in keys if k not in allowed]
     if unknown:
-        import difflib
-
         hints = []
-        for key in sorted(unknown):
-            close = difflib.get_close_matches(key, _SECTIONS[section], n=1)
+        for key in unknown:
+            close = difflib.get_close_matches(key, allowed, n=1)
             hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        where = f"[{section}]" if section else "the top level"
         raise ConfigError(
             f"{path}: unknown key(s) {', '.join(hints)} in {where}; allowed: "
-            f"{', '.join(sorted(_SECTIONS[section]))}."
+            f"{', '.join(sorted(allowed))}."
         )
 
 
-def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+def _string(table: Mapping[str, Any], key: str, where: str, path: Path) -> str:
     value = table[key]
-    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-        raise ConfigError(f"{where}: {key} must be {kind}, got a boolean {value!r}.")
-    if not isinstance(value, kind):
-        raise ConfigError(f"{where}: {key} must be {kind}, got {type(value).__name__} {value!r}.")
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{path}: {where} {key} must be a non-empty string, got {value!r}.")
     return value
+
+
+def _names(value: Any, key: str, path: Path) -> list[str]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or not all(isinstance(x, str) for x in items):
+        raise ConfigError(f"{path}: {key} must be a non-empty list of strings, got {value!r}.")
+    return items
 
 
 def load_config(path: str | Path) -> RunConfig:
@@ -141,6 +157,11 @@ def load_config(path: str | Path) -> RunConfig:
     Returns
     -------
     RunConfig
+
+    Raises
+    ------
+    ConfigError
+        Naming the file, the section and the key, for anything missing, unknown or invalid.
     """
     cfg_path = Path(path)
     try:
@@ -149,15 +170,28 @@ def load_config(path: str | Path) -> RunConfig:
         raise ConfigError(f"Config file {str(cfg_path)!r} does not exist.") from err
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{cfg_path}: not valid TOML: {err}.") from err
-    _check_keys(data, "", cfg_path)
-    for section in ("model", "inputs", "capture", "homology", "execution"):
-        table = data.get(section, {})
-        if not isinstance(table, dict):
+    _unknown(data, _TOP, "the top level", cfg_path)
+    for section in _TOP[2:]:
+        if section in data and not isinstance(data[section], dict):
             raise ConfigError(f"{cfg_path}: [{section}] must be a table.")
-        _check_keys(table, section, cfg_path)
+    data = upgrade_config(data, file=str(cfg_path))
+    origins = data.pop(ORIGINS, {})
+    try:
+        return _read(data, cfg_path)
+    except ConfigError as err:
+        old = origins.get((err.section, err.key))
+        if old is None:
+            raise
+        raise ConfigError(
+            f"{err} (read from {old}, a tda-interp 0.1 key)", key=err.key, section=err.section
+        ) from err
+
+
+def _read(data: dict[str, Any], cfg_path: Path) -> RunConfig:
     model, inputs = data.get("model", {}), data.get("inputs", {})
-    capture, hom = data.get("capture", {}), data.get("homology", {})
-    execution = data.get("execution", {})
+    capture, hom = dict(data.get("capture", {})), dict(data.get("homology", {}))
+    _unknown(model, _MODEL, "[model]", cfg_path)
+    _unknown(inputs, _INPUTS, "[inputs]", cfg_path)
     missing = [
         name
         for name, table, key in (
@@ -173,108 +207,62 @@ def load_config(path: str | Path) -> RunConfig:
             f"{cfg_path}: missing required key(s) {', '.join(missing)}; see `tda-interp run "
             "--help` for an example config."
         )
-    w = str(cfg_path)
-    layers = capture["layers"]
-    if isinstance(layers, str):
-        layers = [layers]
-    if not isinstance(layers, list) or not layers or not all(isinstance(x, str) for x in layers):
-        raise ConfigError(f"{w}: capture.layers must be a non-empty list of module paths/globs.")
-    reduction = capture.get("reduction", "none")
-    if not isinstance(reduction, str | int) or isinstance(reduction, bool):
-        raise ConfigError(f"{w}: capture.reduction must be a string or a token position.")
-    views = hom.get("views", ["raw"])
-    maxdim = _get(hom, "maxdim", int, w) if "maxdim" in hom else 1
-    if not 0 <= maxdim <= 3:
-        raise ConfigError(f"{w}: homology.maxdim must be between 0 and 3, got {maxdim}.")
-    max_points = _get(hom, "max_points", int, w) if "max_points" in hom else 1000
-    batch_size = _get(inputs, "batch_size", int, w) if "batch_size" in inputs else 0
-    long_bar = float(_get(hom, "long_bar", (int, float), w)) if "long_bar" in hom else None
     base = cfg_path.resolve().parent
-    run_dir = data.get("run_dir")
-    metric = _get(hom, "metric", str, w) if "metric" in hom else "euclidean"
-    backend = _get(hom, "backend", str, w) if "backend" in hom else "auto"
-    seed = _get(hom, "seed", int, w) if "seed" in hom else 0
-    drop = _get(hom, "drop_nonfinite", bool, w) if "drop_nonfinite" in hom else False
-    n_null = _get(hom, "n_null", int, w) if "n_null" in hom else 0
-    alpha = float(_get(hom, "alpha", (int, float), w)) if "alpha" in hom else 0.05
-    bound = float(_get(hom, "max_bound_rel", (int, float), w)) if "max_bound_rel" in hom else None
-    n_landmarks = _get(hom, "n_landmarks", int, w) if "n_landmarks" in hom else None
-    budget = _get(hom, "memory_budget", (str, int), w) if "memory_budget" in hom else None
-    if budget is not None:
-        from tda_interp.homology.estimate import parse_memory
-
-        try:
-            parse_memory(budget)
-        except ConfigError as err:
-            raise ConfigError(f"{w}: homology.memory_budget: {err}") from err
-    checks = (
-        (metric in _METRICS, f"homology.metric must be one of {_METRICS}, got {metric!r}"),
-        (backend in _BACKENDS, f"homology.backend must be one of {_BACKENDS}, got {backend!r}"),
-        (max_points >= 0, f"homology.max_points must be >= 0 (0 keeps all), got {max_points}"),
-        (seed >= 0, f"homology.seed must be >= 0, got {seed}"),
-        (long_bar is None or long_bar >= 0, f"homology.long_bar must be >= 0, got {long_bar}"),
-        (batch_size >= 0, f"inputs.batch_size must be >= 0 (0: one pass), got {batch_size}"),
-        (n_null >= 0, f"homology.n_null must be >= 0 (0: no significance test), got {n_null}"),
-        (0 < alpha < 1, f"homology.alpha must be between 0 and 1, got {alpha}"),
-        (bound is None or bound > 0, f"homology.max_bound_rel must be > 0, got {bound}"),
-        (
-            n_landmarks is None or n_landmarks >= 2,
-            f"homology.n_landmarks must be >= 2, got {n_landmarks}",
-        ),
-        (
-            bound is None or n_landmarks is None,
-            "homology: give max_bound_rel or n_landmarks, not both",
-        ),
-    )
-    for ok, message in checks:
-        if not ok:
-            raise ConfigError(f"{w}: {message}.")
-    if isinstance(views, str):
-        views = [views]
-    if not isinstance(views, list) or not all(isinstance(v, str) for v in views):
-        raise ConfigError(f"{w}: homology.views must be a list of view names.")
-    # Projection files are read now (a missing file fails before any model runs) and kept as
-    # absolute paths, so the run does not depend on the working directory.
-    views_checked = []
-    for spec in views:
-        if spec.strip().lower().startswith("project:"):
-            file = Path(spec.strip()[len("project:") :])
-            file = file if file.is_absolute() else base / file
-            views_checked.append((parse_view(f"project:{file}"), f"project:{file}"))
-        else:
-            views_checked.extend((v, v.name) for v in resolve_views(spec))
-    executor = _get(execution, "executor", str, w) if "executor" in execution else "auto"
-    cache_value = execution.get("cache", True)
-    if not isinstance(cache_value, bool | str):
-        raise ConfigError(f"{w}: execution.cache must be true, false or a folder path.")
-    cache = cache_value if isinstance(cache_value, bool) else base / cache_value
+    strict = model.get("strict", True)
+    if not isinstance(strict, bool):
+        raise ConfigError(f"{cfg_path}: [model] strict must be true or false, got {strict!r}.")
+    title, run_dir = data.get("title"), data.get("run_dir")
+    if title is not None and not isinstance(title, str):
+        raise ConfigError(f"{cfg_path}: title must be a string, got {title!r}.")
+    if run_dir is not None and not isinstance(run_dir, str):
+        raise ConfigError(f"{cfg_path}: run_dir must be a folder path, got {run_dir!r}.")
+    significance = None
+    if "significance" in data:
+        significance = SignificanceOptions.from_toml(
+            data["significance"], file=cfg_path, section="significance", base_dir=base
+        )
     return RunConfig(
-        model_factory=_get(model, "factory", str, w),
-        checkpoints=_get(model, "checkpoints", str, w),
-        inputs_factory=_get(inputs, "factory", str, w),
-        layers=tuple(layers),
-        title=data.get("title"),
-        run_dir=(base / run_dir) if isinstance(run_dir, str) else None,
+        model_factory=_string(model, "factory", "[model]", cfg_path),
+        checkpoints=_string(model, "checkpoints", "[model]", cfg_path),
+        inputs_factory=_string(inputs, "factory", "[inputs]", cfg_path),
+        layers=tuple(_names(capture["layers"], "[capture] layers", cfg_path)),
+        views=_views(hom.get("views", ["raw"]), base, cfg_path),
+        strict=strict,
+        capture=CaptureOptions.from_toml(
+            capture, file=cfg_path, section="capture", base_dir=base, skip=["layers"]
+        ),
+        homology=RipsOptions.from_toml(
+            hom, file=cfg_path, section="homology", base_dir=base, skip=["views"]
+        ),
+        significance=significance,
+        summary=SummaryOptions.from_toml(
+            data.get("summary", {}), file=cfg_path, section="summary", base_dir=base
+        ),
+        execution=ExecutionOptions.from_toml(
+            data.get("execution", {}), file=cfg_path, section="execution", base_dir=base
+        ),
+        title=title,
+        run_dir=None if run_dir is None else base / run_dir,
         base_dir=base,
-        batch_size=batch_size or None,
-        reduction=reduction,
-        output_index=_get(capture, "output_index", int, w) if "output_index" in capture else 0,
-        maxdim=maxdim,
-        views=tuple(dict.fromkeys(spec for _, spec in views_checked)),
-        metric=metric,
-        backend=backend,
-        max_points=max_points or None,
-        seed=seed,
-        long_bar=DEFAULT_LONG_BAR if long_bar is None else long_bar,
-        drop_nonfinite=drop,
-        n_null=n_null,
-        alpha=alpha,
-        max_bound_rel=bound,
-        n_landmarks=n_landmarks,
-        memory_budget=budget,
-        executor=executor,
-        cache=cache,
     )
+
+
+def _views(value: Any, base: Path, path: Path) -> tuple[str, ...]:
+    """View names, projection files read now (a missing file fails before any model runs) and
+    kept as absolute paths, so the run does not depend on the working directory."""
+    names = []
+    for spec in _names(value, "[homology] views", path):
+        try:
+            if spec.strip().lower().startswith("project:"):
+                file = Path(spec.strip()[len("project:") :])
+                file = file if file.is_absolute() else base / file
+                parse_view(f"project:{file}")
+                names.append(f"project:{file}")
+            else:
+                names.extend(v.name for v in resolve_views(spec))
+        except ConfigError as err:
+            raise ConfigError(f"{path}: [homology] views: {err}") from err
+    return tuple(dict.fromkeys(names))
 
 
 def resolve_factory(spec: str, *, base_dir: Path | None = None) -> Callable[..., Any]:
@@ -316,8 +304,6 @@ def resolve_factory(spec: str, *, base_dir: Path | None = None) -> Callable[...,
     func = getattr(module, attr, None)
     if not callable(func):
         public = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))]
-        import difflib
-
         close = difflib.get_close_matches(attr, public, n=3)
         raise ConfigError(
             f"Factory {spec!r}: {module_part!r} has no callable {attr!r}"

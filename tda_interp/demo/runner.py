@@ -33,6 +33,8 @@ reduction = "flatten"
 [homology]
 maxdim = 1
 views = ["raw", "pc_pairs3"]
+
+[summary]
 long_bar = 0.25
 """
 
@@ -84,6 +86,7 @@ def run_demo(
     config_path = out / "demo.toml"
     config_path.write_text(DEMO_CONFIG.format(config_name=config_path.name), encoding="utf-8")
     # fresh weights under the same labels: discard any earlier demo's results
-    outcome = run_from_config(load_config(config_path), overwrite=True, progress=progress)
+    config = load_config(config_path).with_progress(progress)
+    outcome = run_from_config(config, overwrite=True)
     report = write_report(outcome.run_dir, out / "report.html")
     return DemoResult(out_dir=out, config=config_path, run=outcome, report=Path(report))

@@ -7,9 +7,10 @@ Examples
 >>> import tempfile, torch
 >>> from tda_interp.monitor import TopologyMonitor
 >>> from tda_interp.monitor.hf_trainer import TopologyTrainerCallback
+>>> from tda_interp.options import CaptureOptions
 >>> ids = torch.randint(0, 100, (32, 16))
 >>> monitor = TopologyMonitor(tempfile.mkdtemp(), {"input_ids": ids}, "bert.encoder.layer.*",
-...                           reduction="mean", every=100)
+...                           capture=CaptureOptions(reduction="mean"), every=100)
 >>> callback = TopologyTrainerCallback(monitor)  # Trainer(..., callbacks=[callback])
 """
 
@@ -57,13 +58,7 @@ class TopologyTrainerCallback(TrainerCallback):
         control: TrainerControl,
         **kwargs: Any,
     ) -> None:
+        """Record the initial model (step 0)."""
         self._step(state, kwargs.get("model"))
 
-    def on_step_end(
-        self,
-        args: TrainingArguments,
-        state: TrainerState,
-        control: TrainerControl,
-        **kwargs: Any,
-    ) -> None:
-        self._step(state, kwargs.get("model"))
+    on_step_end = on_train_begin  # the same call after every optimiser step

@@ -26,22 +26,33 @@ import numpy as np
 import torch
 from torch import nn
 
-from tda_interp.diagrams.summaries import DEFAULT_LONG_BAR
-from tda_interp.exceptions import ConfigError
-from tda_interp.execution import Executor
-from tda_interp.homology.views import expand_views
-from tda_interp.hooks import capture_activations, resolve_sites
+from tda_interp.exceptions import ConfigError, TdaInterpError, with_context
+from tda_interp.execution import WarningLog, executor_scope, open_cache
+from tda_interp.homology.views import ViewLike, resolve_views
+from tda_interp.hooks import inputs_fingerprint, run_capture
+from tda_interp.hooks.inputs import Inputs
 from tda_interp.hooks.sites import SiteSpec
-from tda_interp.pipeline import (
-    HomologyParams,
-    Inputs,
-    inputs_fingerprint,
-    run_params,
-    store_activations,
+from tda_interp.options import (
+    CaptureOptions,
+    ExecutionOptions,
+    RipsOptions,
+    SignificanceOptions,
+    SummaryOptions,
 )
+from tda_interp.pipeline import RunPlan, compute_results, plan_run
 from tda_interp.store.writer import RunWriter
 
-__all__ = ["TopologyMonitor", "preserved_rng_state", "weights_fingerprint"]
+__all__ = [
+    "MONITOR_EXECUTION",
+    "TopologyMonitor",
+    "preserved_rng_state",
+    "weights_fingerprint",
+]
+
+#: Where a monitor computes by default: in the training process, without the diagram cache.
+#: Forking a training process, or starting workers in the middle of training, is rarely what
+#: a training loop wants; and every step's activations are new, so the cache never hits.
+MONITOR_EXECUTION = ExecutionOptions(executor="serial", cache=False)
 
 _SAMPLE = 4096  # elements per tensor hashed into the weights fingerprint
 
@@ -141,30 +152,20 @@ class TopologyMonitor:
         Module paths, globs or a predicate; see :func:`tda_interp.hooks.resolve_sites`.
     every : int, default=100
         Record on steps that are multiples of ``every``.
-    views : sequence of str, default=("raw",)
+    views : str or sequence of str, default=("raw",)
         See :mod:`tda_interp.homology.views`.
-    reduction : str or int, default="none"
-        See :func:`tda_interp.hooks.reduce_output`.
-    output_index : int, default=0
-        Element taken from tuple outputs.
-    batch_size : int or None, default=None
-        Probe inputs per forward pass; ``None``: all at once.
-    maxdim, metric, backend, max_points, seed, long_bar, drop_nonfinite
-        How each cloud becomes a diagram; see :func:`tda_interp.run_pipeline`.
-    max_bound_rel, n_landmarks, memory_budget : optional
-        Certified approximation for big probe sets; see :func:`tda_interp.run_pipeline`.
+    capture, homology, significance, summary : option objects, optional
+        As for :func:`tda_interp.run_pipeline`: how outputs become points, how clouds become
+        diagrams, significance calls (none by default) and summaries.
+    execution : ExecutionOptions, optional
+        Where diagrams are computed; default :data:`MONITOR_EXECUTION` (in this process, no
+        cache).
     info : dict, optional
         Descriptive manifest fields (model name, notes).
     overwrite : bool, default=False
         Discard an existing run directory's results.
     label_format : str, default="step_{step:06d}"
         Checkpoint label of a recorded step.
-    executor : str or Executor, default="serial"
-        Where the diagrams are computed (see :func:`tda_interp.execution.make_executor`).
-        Serial by default: forking a training process, or starting workers in the middle of
-        training, is rarely what a training loop wants.
-    cache : bool, default=False
-        Use the diagram cache. Off by default: every step's activations are new.
 
     Attributes
     ----------
@@ -179,6 +180,7 @@ class TopologyMonitor:
     :func:`weights_fingerprint`); if they differ, it is another training run and
     :class:`~tda_interp.exceptions.RunDirError` is raised (pass ``overwrite=True`` or a new
     directory). A module whose forward pass updates buffers even in eval mode is not restored.
+    A warning raised at many steps (duplicate points, say) is said once, at the first step.
 
     Examples
     --------
@@ -203,69 +205,55 @@ class TopologyMonitor:
         layers: SiteSpec,
         *,
         every: int = 100,
-        views: Sequence[str] = ("raw",),
-        reduction: str | int = "none",
-        output_index: int = 0,
-        batch_size: int | None = None,
-        maxdim: int = 1,
-        metric: str = "euclidean",
-        backend: str = "auto",
-        max_points: int | None = 1000,
-        seed: int = 0,
-        long_bar: float = DEFAULT_LONG_BAR,
-        drop_nonfinite: bool = False,
-        max_bound_rel: float | None = None,
-        n_landmarks: int | None = None,
-        memory_budget: int | str | None = None,
+        views: Sequence[ViewLike] | ViewLike = ("raw",),
+        capture: CaptureOptions | None = None,
+        homology: RipsOptions | None = None,
+        significance: SignificanceOptions | None = None,
+        summary: SummaryOptions | None = None,
+        execution: ExecutionOptions | None = None,
         info: dict[str, Any] | None = None,
         overwrite: bool = False,
         label_format: str = "step_{step:06d}",
-        executor: str | Executor | None = "serial",
-        cache: bool = False,
     ) -> None:
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ConfigError(
                 f"Expected every to be a positive int (record every N steps), got {every!r}."
             )
-        if isinstance(views, str):
-            views = [views]
         self.run_dir = Path(run_dir)
         self.every = every
         self.layers = layers
-        self.views = expand_views(list(views))
-        self.reduction = reduction
-        self.output_index = output_index
-        self.batch_size = batch_size
-        self.homology = HomologyParams(
-            maxdim=maxdim,
-            metric=metric,
-            backend=backend,
-            max_points=max_points,
-            seed=seed,
-            long_bar=long_bar,
-            drop_nonfinite=drop_nonfinite,
-            n_landmarks=n_landmarks,
-            max_bound_rel=max_bound_rel,
-            memory_budget=memory_budget,
-        )
+        self.views = views
+        self.capture, self.homology = capture, homology
+        self.significance, self.summary = significance, summary
+        self.execution = MONITOR_EXECUTION if execution is None else execution
         self.info = {"source": "TopologyMonitor", "every": every} | dict(info or {})
         self.overwrite = overwrite
         self.label_format = label_format
-        self.executor = executor
-        self.cache = cache
         self.recorded: list[str] = []
         self._inputs = probe_inputs
-        inputs_fingerprint(probe_inputs)  # validates the inputs early
         self._on_device: tuple[torch.device, Inputs] | None = None
-        self._sites: list[str] | None = None
+        self._plan: RunPlan | None = None
         self._writer: RunWriter | None = None
         self._last_step: int | None = None
+        self._log = WarningLog()
+        if not isinstance(self.execution, ExecutionOptions):
+            raise ConfigError(
+                f"Expected execution to be an ExecutionOptions or None, got "
+                f"{type(execution).__name__}."
+            )
+        inputs_fingerprint(probe_inputs)  # a bad probe set fails here, not at the first step
+        resolve_views(views)
 
     def __repr__(self) -> str:
         return (
             f"TopologyMonitor(run_dir={str(self.run_dir)!r}, every={self.every}, "
-            f"layers={self.layers!r}, views={self.views!r}, recorded={len(self.recorded)})"
+            f"layers={self.layers!r}, recorded={len(self.recorded)})"
         )
+
+    @property
+    def warning_counts(self) -> dict[str, int]:
+        """How many results raised each kind of warning so far (each kind is said once)."""
+        return self._log.counts()
 
     def is_due(self, step: int) -> bool:
         """Whether :meth:`step` would record at ``step``."""
@@ -297,7 +285,7 @@ class TopologyMonitor:
 
     def record(self, model: nn.Module, step: int) -> int:
         """Record the probe set's topology now, whatever the step; see :meth:`step`."""
-        writer, sites = self._open(model)
+        writer, plan = self._open(model)
         label = self.label_format.format(step=int(step))
         writer.add_checkpoint(
             label,
@@ -305,35 +293,41 @@ class TopologyMonitor:
             source=f"training step {int(step)}",
             fingerprint=weights_fingerprint(model),
         )
-        todo = [(s, v) for s in sites for v in self.views if not writer.is_done(label, s, v)]
+        todo = plan.todo(writer, label)
         if not todo:
             return 0
-        needed = list(dict.fromkeys(site for site, _ in todo))
+        sites = list(dict.fromkeys(site for site, _ in todo))
         grads = [(p, p.grad) for p in model.parameters()]
+        place = f"checkpoint {label!r}"
         try:
-            with preserved_rng_state():
-                acts = capture_activations(
-                    model,
-                    self._probe_on(model),
-                    needed,
-                    reduction=self.reduction,  # type: ignore[arg-type]
-                    batch_size=self.batch_size,
-                    output_index=self.output_index,
-                )
+            with preserved_rng_state(), self._log.collect(place):
+                captured = run_capture(model, self._probe_on(model), sites, plan.capture)
+        except TdaInterpError as err:
+            raise with_context(err, place) from err
         finally:
             for param, grad in grads:  # no_grad leaves them alone; this guards odd modules
                 if param.grad is not grad:
                     param.grad = grad
-        written = store_activations(
-            writer,
-            label,
-            int(step),
-            acts,
-            todo,
-            self.homology,
-            executor=self.executor,
-            cache=self.cache,
-        )
+        activations = captured.activations
+        clouds = plan.clouds(writer, label, todo, activations)
+        work = plan.work(activations, clouds)
+        try:
+            with executor_scope(self.execution.executor, n_tasks=len(clouds), work=work) as ex:
+                written = compute_results(
+                    writer,
+                    plan,
+                    label,
+                    int(step),
+                    activations,
+                    clouds,
+                    executor=ex,
+                    cache=open_cache(self.execution.cache),
+                    log=self._log,
+                )
+        except BaseException:
+            self._log.emit_quietly(stacklevel=2)
+            raise
+        self._log.emit(stacklevel=2)
         self.recorded.append(label)
         return written
 
@@ -345,13 +339,21 @@ class TopologyMonitor:
             self._on_device = (device, _to(self._inputs, device))
         return self._on_device[1]
 
-    def _open(self, model: nn.Module) -> tuple[RunWriter, list[str]]:
-        if self._writer is not None and self._sites is not None:
-            return self._writer, self._sites
-        sites = resolve_sites(model, self.layers)
-        params = run_params(
-            sites, self.views, self.reduction, self.output_index, self.homology, self._inputs
+    def _open(self, model: nn.Module) -> tuple[RunWriter, RunPlan]:
+        if self._writer is not None and self._plan is not None:
+            return self._writer, self._plan
+        plan = plan_run(
+            model,
+            self._inputs,
+            self.layers,
+            self.views,
+            capture=self.capture,
+            homology=self.homology,
+            significance=self.significance,
+            summary=self.summary,
         )
-        self._writer = RunWriter(self.run_dir, params, info=self.info, overwrite=self.overwrite)
-        self._sites = sites
-        return self._writer, sites
+        self._writer = RunWriter(
+            self.run_dir, plan.params, info=self.info, overwrite=self.overwrite
+        )
+        self._plan = plan
+        return self._writer, plan

@@ -142,27 +142,8 @@ def _context(report: ReportData) -> dict[str, Any]:
     for m in report.matrices:
         n_long = m.array("n_long")
         max_rel = m.array("max_rel_persistence")
-        n_long_fig = heatmap_figure(
-            n_long,
-            report.layers,
-            labels,
-            colorbar_title="bars",
-            text=[[_fmt_cell(v, True) for v in row] for row in n_long],
-            zmin=0.0,
-            # a count scale starts at 0 and spans at least one bar, even when no cell has one
-            zmax=max(1.0, float(np.nanmax(n_long))) if np.isfinite(n_long).any() else 1.0,
-            template=_BLANK,
-        )
-        max_rel_fig = heatmap_figure(
-            max_rel,
-            report.layers,
-            labels,
-            colorbar_title="relative<br>lifetime",
-            text=[[_fmt_cell(v, False) for v in row] for row in max_rel],
-            zmin=0.0,
-            zmax=1.0,
-            template=_BLANK,
-        )
+        n_long_fig = _heatmap(report, labels, n_long, "bars", count=True)
+        max_rel_fig = _heatmap(report, labels, max_rel, "relative<br>lifetime", count=False)
         views.append(
             {
                 "name": m.view,
@@ -240,10 +221,35 @@ def _context(report: ReportData) -> dict[str, Any]:
     }
 
 
+def _heatmap(
+    report: ReportData,
+    labels: list[str],
+    values: np.ndarray,
+    colorbar_title: str,
+    *,
+    count: bool,
+) -> go.Figure:
+    """Layer x checkpoint heatmap: a count scale starts at 0 and spans at least one bar (even
+    when no cell has one); a relative lifetime spans [0, 1]."""
+    top = 1.0
+    if count and np.isfinite(values).any():
+        top = max(1.0, float(np.nanmax(values)))
+    return heatmap_figure(
+        values,
+        report.layers,
+        labels,
+        colorbar_title=colorbar_title,
+        text=[[_fmt_cell(v, count) for v in row] for row in values],
+        zmin=0.0,
+        zmax=top,
+        template=_BLANK,
+    )
+
+
 def _approximation_note(bound_rel: float | None) -> str:
     """Barcode title suffix for approximate diagrams ('' when exact)."""
     if bound_rel is None:
-        return " · uniform subsample of the points: no certified bound"
+        return " · no certified bound to the exact diagram (uniform subsample, or unknown)"
     if bound_rel == 0.0:
         return ""
     return f" · approximate: within {bound_rel:.1%} of the diameter of the exact diagram (d_B)"
@@ -264,11 +270,10 @@ def render_html(report: ReportData) -> str:
 
     Examples
     --------
-    >>> import json, tempfile
+    >>> import tempfile
     >>> from tda_interp.store import RunWriter
     >>> d = tempfile.mkdtemp()
-    >>> w = RunWriter(d, params={"layers": ["fc"], "views": ["raw"], "maxdim": 1})
-    >>> w.add_checkpoint("step_0", 0)
+    >>> RunWriter(d, params={"layers": ["fc"], "views": ["raw"]}).add_checkpoint("step_0", 0)
     >>> html = render_html(build_report(d))
     >>> html.startswith("<!DOCTYPE html>") and "Missing results" in html
     True
@@ -294,10 +299,11 @@ def render_json(report: ReportData, *, indent: int | None = None) -> str:
     --------
     >>> import json, tempfile
     >>> from tda_interp.store import RunWriter
-    >>> d = tempfile.mkdtemp()
-    >>> w = RunWriter(d, params={"layers": ["fc"], "views": ["raw"], "maxdim": 1})
-    >>> w.add_checkpoint("step_0", 0)
-    >>> report = build_report(d)
+    >>> folder = tempfile.mkdtemp()
+    >>> dgm = Diagram(pairs=[[[0.0, np.inf], [0.0, 1.0]]], scale=2.0, n_points=2)
+    >>> RunWriter(folder, params={}).write("step_0", "fc", "raw", dgm, step=0)  # doctest: +ELLIPSIS
+    PosixPath(...)
+    >>> report = build_report(folder)
     >>> ReportData.from_dict(json.loads(render_json(report))) == report
     True
     """

@@ -21,7 +21,7 @@ from tda_interp.diagrams.betti import betti_curve, shared_grid
 from tda_interp.diagrams.diagram import Diagram
 from tda_interp.diagrams.summaries import DEFAULT_LONG_BAR
 from tda_interp.exceptions import ConfigError, RunDirError
-from tda_interp.store.reader import Result, iter_results, read_manifest
+from tda_interp.store.reader import Result, Run
 
 __all__ = [
     "BettiCurves",
@@ -105,7 +105,7 @@ class DiagramEntry:
     """The stored diagram of one (checkpoint, layer, view).
 
     ``bound_rel`` is its certified bottleneck distance to the exact diagram over the diameter:
-    0 when exact, None when unknown (a uniform subsample).
+    0 when exact, None when none is known (a uniform subsample, or no provenance).
     """
 
     checkpoint: str
@@ -368,27 +368,25 @@ def build_report(run_dir: str | os.PathLike[str], *, title: str | None = None) -
     >>> import tempfile
     >>> from tda_interp.store import RunWriter
     >>> d = tempfile.mkdtemp()
-    >>> w = RunWriter(d, params={"layers": ["fc"], "views": ["raw"], "maxdim": 1})
+    >>> w = RunWriter(d, params={"layers": ["fc"], "views": ["raw"]})
     >>> w.add_checkpoint("step_0", 0)
     >>> report = build_report(d)
     >>> [(m.checkpoint, m.layer, m.view) for m in report.missing]
     [('step_0', 'fc', 'raw')]
     """
-    manifest = read_manifest(run_dir)
-    params: dict[str, Any] = dict(manifest.get("params", {}))
-    info: dict[str, Any] = dict(manifest.get("info", {}))
-    results = list(iter_results(run_dir))
+    run = Run(run_dir)
+    params = run.params
+    info = run.info
+    results = list(run.results())
 
-    ckpts: list[CheckpointInfo] = []
-    for c in manifest.get("checkpoints", []):
-        ckpts.append(CheckpointInfo(label=str(c["label"]), step=int(c.get("step", len(ckpts)))))
+    ckpts = [CheckpointInfo(label=c.label, step=c.step) for c in run.checkpoints]
     known = {c.label for c in ckpts}
     for r in results:  # results of checkpoints the manifest does not list are kept, at the end
         if r.checkpoint not in known:
             ckpts.append(CheckpointInfo(label=r.checkpoint, step=r.step))
             known.add(r.checkpoint)
-    layers = _merge(params.get("layers", []), [r.layer for r in results])
-    views = _merge(params.get("views", []), [r.view for r in results])
+    layers = _merge(run.layers, [r.layer for r in results])
+    views = _merge(run.views, [r.view for r in results])
     by_key = {(r.checkpoint, r.layer, r.view): r for r in results}
 
     missing = tuple(
@@ -412,7 +410,8 @@ def build_report(run_dir: str | os.PathLike[str], *, title: str | None = None) -
             )
         )
 
-    maxdim = int(params.get("maxdim", max((r.diagram.maxdim for r in results), default=1)))
+    homology = params.get("homology") or {}
+    maxdim = int(homology.get("maxdim", max((r.diagram.maxdim for r in results), default=1)))
     dims = tuple(range(min(maxdim, 1) + 1))
     grid = shared_grid([r.diagram for r in results], n_bins=N_BINS, relative=True)
     betti = []
@@ -447,12 +446,12 @@ def build_report(run_dir: str | os.PathLike[str], *, title: str | None = None) -
     model = str(info.get("model", "")) or "unknown model"
     return ReportData(
         title=title or str(info.get("title", "") or f"tda-interp report: {model}"),
-        created=str(manifest.get("created", "")),
+        created=str(run.manifest.get("created", "")),
         model=model,
         description=str(info.get("description", "") or ""),
-        versions=tuple((str(k), str(v)) for k, v in dict(manifest.get("versions", {})).items()),
-        params=tuple(sorted(params.items())),
-        long_bar=float(params.get("long_bar", DEFAULT_LONG_BAR)),
+        versions=tuple((str(k), str(v)) for k, v in run.versions.items()),
+        params=tuple(sorted(_flat(params).items())),
+        long_bar=float((params.get("summary") or {}).get("long_bar", DEFAULT_LONG_BAR)),
         checkpoints=tuple(ckpts),
         layers=layers,
         views=views,
@@ -466,8 +465,17 @@ def build_report(run_dir: str | os.PathLike[str], *, title: str | None = None) -
 
 
 def _bound_rel(diagram: Diagram) -> float | None:
-    meta = diagram.meta
-    if "bottleneck_bound_rel" not in meta:  # written before bounds were stored: exact unless
-        return None if meta.get("subsampled") or meta.get("approximate") else 0.0
-    value = meta["bottleneck_bound_rel"]
-    return None if value is None else float(value)
+    """Certified relative bound (0 when exact), None when none is known."""
+    return None if diagram.provenance is None else diagram.provenance.certificate.bound_rel
+
+
+def _flat(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"homology": {"maxdim": 1}}`` as ``{"homology.maxdim": 1}`` (the inputs' fingerprint
+    stays one entry)."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, dict) and key != "inputs":
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out

@@ -126,3 +126,22 @@ def test_demo_checkpoints_feed_run(tmp_path: Path) -> None:
         "step_00005.safetensors",
         "step_00010.safetensors",
     ]
+
+
+def test_a_config_of_0_1_runs_and_says_how_its_keys_moved(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = CONFIG + "maxdim = 1\nmax_points = 0\nlong_bar = 0.3\nn_null = 0\n"
+    (project / "old.toml").write_text(old)
+    assert main(["run", str(project / "old.toml"), "-o", str(project / "out"), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "DeprecationWarning" in err and "uses option names of tda-interp 0.1" in err
+    assert "[homology] max_points -> [homology] approximation = 'auto'" in err
+    assert "[homology] long_bar -> [summary] long_bar = 0.3" in err
+    from tda_interp import Run
+
+    run = Run(project / "out")
+    assert run.params["homology"]["approximation"] == "auto"
+    assert run.params["summary"] == {"long_bar": 0.3} and run.params["significance"] is None
+    h1 = read_summaries(project / "out").query("dim == 1")
+    assert ((h1["n_long"] > 0) == (h1["max_rel_persistence"] > 0.3)).all()

@@ -8,7 +8,7 @@ import pytest
 
 from tda_interp.cli import main
 from tda_interp.demo import run_demo
-from tda_interp.store import read_manifest, read_summaries
+from tda_interp.store import Run, read_summaries
 
 
 def test_demo_end_to_end_on_a_tiny_budget(
@@ -30,7 +30,7 @@ def test_demo_end_to_end_on_a_tiny_budget(
     # the written config reproduces the run with `tda-interp run`: nothing left to compute
     assert main(["run", str(tmp_path / "demo.toml"), "-q"]) == 0
     assert "0 results computed" in capsys.readouterr().out
-    assert read_manifest(tmp_path / "run")["info"]["model"].endswith(":make_model")
+    assert Run(tmp_path / "run").info["model"].endswith(":make_model")
 
 
 @pytest.mark.slow

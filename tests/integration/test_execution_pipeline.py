@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
+from tda_interp.exceptions import ActivationError, TdaInterpWarning
 from tda_interp.execution import DaskExecutor, tasks
-from tda_interp.pipeline import run_pipeline
-from tda_interp.store import iter_results
+from tda_interp.options import (
+    ExecutionOptions,
+    RipsOptions,
+    SignificanceOptions,
+)
+from tda_interp.pipeline import RunOutcome, run_pipeline
+from tda_interp.store import Run
 
 
 def _model(seed: int = 0) -> torch.nn.Module:
@@ -31,26 +39,96 @@ def setup(tmp_path: Path) -> tuple[list[Path], torch.Tensor]:
 
 
 def _diagrams(run_dir: Path) -> dict[tuple[str, str, str], object]:
-    return {(r.checkpoint, r.layer, r.view): r.diagram for r in iter_results(run_dir)}
+    return {(r.checkpoint, r.layer, r.view): r.diagram for r in Run(run_dir).results()}
 
 
-OPTS = {"layers": ["0", "2"], "views": ["raw", "pc1-2"], "backend": "ripser", "cache": False}
+LAYERS = ["0", "2"]
+VIEWS = ["raw", "pc1-2"]
+HOMOLOGY = RipsOptions(backend="ripser")
+
+
+def _run(
+    paths: list[Path],
+    inputs: torch.Tensor,
+    run_dir: Path,
+    executor: Any,
+    *,
+    cache: Any = False,
+    homology: RipsOptions = HOMOLOGY,
+    **kwargs: Any,
+) -> RunOutcome:
+    options: dict[str, Any] = {"layers": LAYERS, "views": VIEWS} | kwargs
+    return run_pipeline(
+        _model(),
+        paths,
+        inputs,
+        run_dir,
+        homology=homology,
+        execution=ExecutionOptions(executor=executor, cache=cache),
+        **options,
+    )
 
 
 def test_worker_processes_store_the_same_results(
     setup: tuple[list[Path], torch.Tensor], tmp_path: Path
 ) -> None:
     paths, inputs = setup
-    run_pipeline(_model(), paths, inputs, tmp_path / "serial", executor="serial", **OPTS)
-    out = run_pipeline(_model(), paths, inputs, tmp_path / "par", executor="processes:2", **OPTS)
+    _run(paths, inputs, tmp_path / "serial", "serial")
+    out = _run(paths, inputs, tmp_path / "par", "processes:2")
     assert out.computed == 8
     assert _diagrams(tmp_path / "serial") == _diagrams(tmp_path / "par")
+
+
+def test_error_in_a_worker_keeps_its_class_and_names_the_place(
+    setup: tuple[list[Path], torch.Tensor], tmp_path: Path
+) -> None:
+    """A layer whose output is constant fails in the worker process that computes its diagram;
+    the error reaches the caller with its class, naming checkpoint, layer and view."""
+    _, inputs = setup
+    state = _model(seed=1).state_dict()
+    state["2.weight"] = torch.zeros_like(state["2.weight"])  # layer "2" gives its bias only
+    dead = tmp_path / "step_5.pt"
+    torch.save(state, dead)
+    with pytest.raises(ActivationError) as info:
+        _run([dead], inputs, tmp_path / "run", "processes:2", views=["raw"])
+    message = str(info.value)
+    assert message.startswith("checkpoint 'step_5' layer '2' view 'raw': All 60 points are ")
+    assert "identical" in message
+    # raised in a worker: concurrent.futures attaches the worker's traceback as the cause
+    assert type(info.value.__cause__).__name__ == "_RemoteTraceback"
+    assert "run_task" in str(info.value.__cause__)
+
+
+def test_warnings_from_workers_are_said_once_with_the_count(
+    setup: tuple[list[Path], torch.Tensor], tmp_path: Path
+) -> None:
+    """Duplicate probe inputs make every result warn, in worker processes; the run says the
+    warning once, with its class and kind, and the number of results."""
+    paths, inputs = setup
+    duplicated = torch.cat([inputs, inputs[:10]])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = _run(paths, duplicated, tmp_path / "run", "processes:2")
+    assert out.computed == 8
+    ours = [w for w in caught if issubclass(w.category, TdaInterpWarning)]
+    assert len(ours) == 1, [str(w.message) for w in ours]
+    message = ours[0].message
+    assert isinstance(message, TdaInterpWarning) and message.kind == "duplicate-points"
+    text = str(message)
+    assert text.startswith("10 of 70 points duplicate another point")
+    assert " [8 results: checkpoint 'step_" in text and text.endswith("; ...]")
+    places = text[text.index("[8 results: ") + len("[8 results: ") : -len("; ...]")]
+    assert len(places.split("; ")) == 3
+    for place in places.split("; "):
+        checkpoint, layer, view = place.split(" ")[1::2]
+        assert checkpoint in ("'step_1'", "'step_2'")
+        assert layer in ("'0'", "'2'") and view in ("'raw'", "'pc1-2'")
 
 
 def test_dask_cluster_on_localhost(setup: tuple[list[Path], torch.Tensor], tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
     paths, inputs = setup
-    run_pipeline(_model(), paths, inputs, tmp_path / "serial", executor="serial", **OPTS)
+    _run(paths, inputs, tmp_path / "serial", "serial")
     with (
         distributed.LocalCluster(
             n_workers=1,
@@ -64,17 +142,8 @@ def test_dask_cluster_on_localhost(setup: tuple[list[Path], torch.Tensor], tmp_p
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
         executor = DaskExecutor(cluster.scheduler_address)
         try:
-            out = run_pipeline(
-                _model(), paths, inputs, tmp_path / "dask", executor=executor, **OPTS
-            )
-            out2 = run_pipeline(
-                _model(),
-                paths,
-                inputs,
-                tmp_path / "dask-spec",
-                executor=f"dask:{cluster.scheduler_address}",
-                **OPTS,
-            )
+            out = _run(paths, inputs, tmp_path / "dask", executor)
+            out2 = _run(paths, inputs, tmp_path / "dask-spec", f"dask:{cluster.scheduler_address}")
         finally:
             executor.close()
     assert out.computed == out2.computed == 8
@@ -86,22 +155,23 @@ def test_cache_makes_a_fresh_run_instant(
     setup: tuple[list[Path], torch.Tensor], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     paths, inputs = setup
-    opts = OPTS | {"cache": tmp_path / "cache", "executor": "serial"}
+    cache = tmp_path / "cache"
     calls: list[str] = []
-    real = tasks.vietoris_rips
+    real = tasks.compute_diagram
 
-    def spy(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
-        calls.append(str(kwargs.get("site")))
-        return real(*args, **kwargs)  # type: ignore[arg-type]
+    def spy(pts: np.ndarray, view: object, options: RipsOptions):  # type: ignore[no-untyped-def]
+        calls.append(str(view))
+        return real(pts, view, options)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(tasks, "vietoris_rips", spy)
-    run_pipeline(_model(), paths, inputs, tmp_path / "a", **opts)
+    monkeypatch.setattr(tasks, "compute_diagram", spy)
+    _run(paths, inputs, tmp_path / "a", "serial", cache=cache)
     assert len(calls) == 8
-    out = run_pipeline(_model(), paths, inputs, tmp_path / "b", **opts)  # new run dir
+    out = _run(paths, inputs, tmp_path / "b", "serial", cache=cache)  # new run dir
     assert out.computed == 8 and len(calls) == 8  # stored again, computed never
     assert _diagrams(tmp_path / "a") == _diagrams(tmp_path / "b")
     # other parameters are other content: computed afresh
-    run_pipeline(_model(), paths, inputs, tmp_path / "c", **(opts | {"seed": 1, "max_points": 30}))
+    other = HOMOLOGY.replace(seed=1, approximation="subsample:30")
+    _run(paths, inputs, tmp_path / "c", "serial", cache=cache, homology=other)
     assert len(calls) == 16
 
 
@@ -120,19 +190,19 @@ def test_projection_and_neuron_views_are_recorded(
 
     paths, inputs = setup
     proj = projection_view(np.eye(16)[:, :3], name="first-three-units")
-    out = run_pipeline(
-        _model(),
+    out = _run(
         paths[:1],
         inputs,
         tmp_path / "run",
+        "serial",
+        cache=True,
         layers=["1"],
         views=["standardized", proj],
-        backend="ripser",
-        executor="serial",
     )
     assert out.views == ("standardized", "first-three-units")
-    stored = _diagrams(tmp_path / "run")
-    assert stored["step_1", "1", "first-three-units"].meta["view"] == "first-three-units"  # type: ignore[attr-defined]
+    stored = Run(tmp_path / "run").diagram("step_1", "1", "first-three-units")
+    assert stored.provenance is not None
+    assert stored.provenance.view == "first-three-units"
 
 
 def test_significance_calls_are_stored_with_each_result(tmp_path: Path) -> None:
@@ -155,16 +225,17 @@ def test_significance_calls_are_stored_with_each_result(tmp_path: Path) -> None:
         inputs,
         tmp_path / "run",
         layers=["parts.circle", "parts.blob"],
-        backend="ripser",
-        n_null=19,
-        executor="serial",
+        homology=HOMOLOGY,
+        significance=SignificanceOptions(n_null=19),
+        execution=ExecutionOptions(executor="serial"),
     )
     rows = read_summaries(tmp_path / "run").set_index(["layer", "dim"])
     assert rows.loc[("parts.circle", 1), "n_significant"] == 1
     assert rows.loc[("parts.blob", 1), "n_significant"] == 0
-    stored = _diagrams(tmp_path / "run")["step_1", "parts.circle", "raw"]
-    calls = stored.meta["significance"]  # type: ignore[attr-defined]
-    assert calls["n_null"] == 19 and len(calls["p_values"][1]) == len(stored[1])  # type: ignore[index]
+    stored = Run(tmp_path / "run").result("step_1", "parts.circle", "raw")
+    calls = stored.significance
+    assert calls is not None and calls.diagram == stored.diagram
+    assert calls.options.n_null == 19 and len(calls.p_values[1]) == len(stored.diagram[1])
 
 
 class _Slice(torch.nn.Module):

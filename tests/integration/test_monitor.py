@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -10,11 +11,12 @@ import pytest
 import torch
 from torch import nn
 
-from tda_interp.exceptions import ConfigError, RunDirError
+from tda_interp.exceptions import ConfigError, RunDirError, TdaInterpWarning
 from tda_interp.homology import vietoris_rips
-from tda_interp.hooks import capture_activations
+from tda_interp.hooks import run_capture
 from tda_interp.monitor import TopologyMonitor, preserved_rng_state, weights_fingerprint
-from tda_interp.store import read_diagram, read_manifest, read_summaries
+from tda_interp.options import CaptureOptions, RipsOptions
+from tda_interp.store import Run, read_summaries
 
 LAYERS = ["2", "6"]
 VIEWS = ["raw", "pc1-2"]
@@ -79,7 +81,11 @@ def train(
 
 
 def make_monitor(run_dir: Path, **kwargs: object) -> TopologyMonitor:
-    options: dict[str, object] = {"every": 4, "views": VIEWS, "maxdim": 1} | kwargs
+    options: dict[str, object] = {
+        "every": 4,
+        "views": VIEWS,
+        "homology": RipsOptions(maxdim=1),
+    } | kwargs
     return TopologyMonitor(run_dir, probe(), LAYERS, **options)  # type: ignore[arg-type]
 
 
@@ -102,18 +108,20 @@ def test_training_is_bit_identical_and_results_match_replay(tmp_path: Path) -> N
     assert list(df["checkpoint"].unique()) == monitor.recorded
     assert list(df["step"].unique()) == [0, 4, 8]
     assert len(df) == 3 * len(LAYERS) * len(VIEWS) * 2  # H0 and H1 rows
-    manifest = read_manifest(tmp_path / "run")
-    assert manifest["params"]["layers"] == LAYERS
-    assert manifest["info"]["source"] == "TopologyMonitor"
+    run = Run(tmp_path / "run")
+    assert run.params["layers"] == LAYERS
+    assert run.info["source"] == "TopologyMonitor"
     # ground truth: the weights at that step, captured and computed directly
     for step, state in snapshots.items():
         model = make_model()
         model.load_state_dict(state)
-        acts = capture_activations(model, probe(), LAYERS)
+        acts = run_capture(model, probe(), LAYERS).activations
         for layer in LAYERS:
             for view in VIEWS:
-                stored = read_diagram(tmp_path / "run", f"step_{step:06d}", layer, view)
-                direct = vietoris_rips(acts[layer], view=view, maxdim=1, max_points=1000)
+                stored = run.diagram(f"step_{step:06d}", layer, view)
+                direct = vietoris_rips(
+                    acts[layer], view=view, maxdim=1, approximation="subsample:1000"
+                )
                 assert stored.scale == direct.scale
                 for k in range(2):
                     np.testing.assert_array_equal(stored.pairs[k], direct.pairs[k])
@@ -170,6 +178,29 @@ def test_resume_skips_the_same_weights_and_refuses_others(tmp_path: Path) -> Non
     assert weights_fingerprint(model) != weights_fingerprint(other)
 
 
+def test_a_warning_of_every_step_is_said_once_per_monitor(tmp_path: Path) -> None:
+    """Duplicate probe inputs make every result of every step warn: the monitor says it once,
+    at the first step, with the count of that step's results, and keeps counting."""
+    model = make_model()
+    duplicated = torch.cat([probe(), probe()[:10]])
+    monitor = TopologyMonitor(tmp_path / "run", duplicated, LAYERS, every=1, views=VIEWS)
+    per_step = len(LAYERS) * len(VIEWS)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert [monitor.step(model, step) for step in range(3)] == [per_step] * 3
+    ours = [w for w in caught if issubclass(w.category, TdaInterpWarning)]
+    assert len(ours) == 1, [str(w.message) for w in ours]
+    message = ours[0].message
+    assert isinstance(message, TdaInterpWarning) and message.kind == "duplicate-points"
+    places = "; ".join(
+        f"checkpoint 'step_000000' layer {layer!r} view {view!r}"
+        for layer, view in [("2", "raw"), ("2", "pc1-2"), ("6", "raw")]
+    )
+    assert str(message).startswith("10 of 50 points duplicate another point")
+    assert str(message).endswith(f" [{per_step} results: {places}; ...]")
+    assert monitor.warning_counts == {"duplicate-points": 3 * per_step}
+
+
 def test_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="every"):
         make_monitor(tmp_path / "run", every=0)
@@ -181,9 +212,9 @@ def test_bad_arguments(tmp_path: Path) -> None:
 
 
 def _final_diagram_matches(run_dir: Path, label: str, model: nn.Module, inputs, layer: str):  # type: ignore[no-untyped-def]
-    acts = capture_activations(model, inputs, [layer], reduction="mean")
-    direct = vietoris_rips(acts[layer], maxdim=1, max_points=1000)
-    stored = read_diagram(run_dir, label, layer, "raw")
+    acts = run_capture(model, inputs, [layer], reduction="mean").activations
+    direct = vietoris_rips(acts[layer], maxdim=1, approximation="subsample:1000")
+    stored = Run(run_dir).diagram(label, layer, "raw")
     for k in range(2):
         np.testing.assert_array_equal(stored.pairs[k], direct.pairs[k])
 
@@ -224,9 +255,9 @@ def test_lightning_callback(tmp_path: Path) -> None:
     trainer.fit(module, torch.utils.data.DataLoader(data, batch_size=8))
     assert monitor.recorded == ["step_000000", "step_000003", "step_000006"]
     assert list(read_summaries(tmp_path / "run")["step"].unique()) == [0, 3, 6]
-    acts = capture_activations(module, probe(), ["net.2"])
-    direct = vietoris_rips(acts["net.2"], maxdim=1, max_points=1000)
-    stored = read_diagram(tmp_path / "run", "step_000006", "net.2", "raw")
+    acts = run_capture(module, probe(), ["net.2"]).activations
+    direct = vietoris_rips(acts["net.2"], maxdim=1, approximation="subsample:1000")
+    stored = Run(tmp_path / "run").diagram("step_000006", "net.2", "raw")
     for k in range(2):
         np.testing.assert_array_equal(stored.pairs[k], direct.pairs[k])
 
@@ -254,7 +285,9 @@ def test_hf_trainer_callback(tmp_path: Path) -> None:
     rows = [{"input_ids": ids[i], "labels": int(ids[i, 0] % 2)} for i in range(32)]
     probe_ids = {"input_ids": torch.randint(1, 64, (24, 8), generator=torch.Generator())}
     layer = "bert.encoder.layer.1"
-    monitor = TopologyMonitor(tmp_path / "run", probe_ids, [layer], reduction="mean", every=2)
+    monitor = TopologyMonitor(
+        tmp_path / "run", probe_ids, [layer], capture=CaptureOptions(reduction="mean"), every=2
+    )
     args = transformers.TrainingArguments(
         output_dir=str(tmp_path / "out"),
         max_steps=4,

@@ -14,6 +14,7 @@ from plotly.offline import get_plotlyjs
 
 from tda_interp.exceptions import RunDirError
 from tda_interp.homology import vietoris_rips
+from tda_interp.options import CaptureOptions, RipsOptions, SummaryOptions
 from tda_interp.reports import (
     ReportData,
     build_report,
@@ -30,16 +31,21 @@ CHECKPOINTS = ["step_0000", ODD_CHECKPOINT, "final"]
 VIEWS = ["raw", "pc1-2"]
 MISSING = ("final", "blocks.1.mlp", "pc1-2")
 LONG_BAR = 0.25
+HOMOLOGY = RipsOptions(maxdim=1, backend="ripser", approximation="auto")
 
 
 def make_run(run_dir: Path, *, n_points: int = 40) -> Path:
     """Noisy circles in 4-D that get cleaner through training; one result left out."""
     rng = np.random.default_rng(0)
     params = {
-        "layers": LAYERS, "views": VIEWS, "reduction": "mean", "maxdim": 1,
-        "metric": "euclidean", "backend": "ripser", "max_points": None, "seed": 0,
-        "long_bar": LONG_BAR, "inputs": {"kind": "synthetic", "n": n_points},
-    }  # fmt: skip
+        "layers": LAYERS,
+        "views": VIEWS,
+        "capture": CaptureOptions(reduction="mean").params(),
+        "homology": HOMOLOGY.params(),
+        "significance": None,
+        "summary": SummaryOptions(long_bar=LONG_BAR).params(),
+        "inputs": {"kind": "synthetic", "n": n_points},
+    }
     info = {"model": "toy <b>net</b>", "title": "Toy </script> run", "description": "a & b"}
     writer = RunWriter(run_dir, params=params, info=info)
     for s, ck in enumerate(CHECKPOINTS):
@@ -53,8 +59,10 @@ def make_run(run_dir: Path, *, n_points: int = 40) -> Path:
             for view in VIEWS:
                 if (ck, layer, view) == MISSING:
                     continue
-                dgm = vietoris_rips(X, view=view, maxdim=1, backend="ripser")
-                writer.write(ck, layer, view, dgm, step=100 * s, long_bar=LONG_BAR)
+                dgm = vietoris_rips(X, HOMOLOGY, view=view)
+                writer.write(
+                    ck, layer, view, dgm, step=100 * s, summary=SummaryOptions(long_bar=LONG_BAR)
+                )
     return run_dir
 
 
@@ -154,7 +162,9 @@ def test_missing_manifest_is_a_run_dir_error(tmp_path: Path) -> None:
 
 
 def test_empty_run(tmp_path: Path) -> None:
-    writer = RunWriter(tmp_path, params={"layers": ["fc"], "views": ["raw"], "maxdim": 1})
+    writer = RunWriter(
+        tmp_path, params={"layers": ["fc"], "views": ["raw"], "homology": {"maxdim": 1}}
+    )
     writer.add_checkpoint("step_0", 0)
     report = build_report(tmp_path)
     assert len(report.missing) == 1 and report.diagrams == ()
@@ -163,7 +173,9 @@ def test_empty_run(tmp_path: Path) -> None:
 
 
 def test_results_outside_the_manifest_are_kept(tmp_path: Path) -> None:
-    writer = RunWriter(tmp_path, params={"layers": ["fc"], "views": ["raw"], "maxdim": 1})
+    writer = RunWriter(
+        tmp_path, params={"layers": ["fc"], "views": ["raw"], "homology": {"maxdim": 1}}
+    )
     writer.add_checkpoint("step_0", 0)
     X = np.random.default_rng(1).normal(size=(20, 2))
     writer.write("step_0", "fc", "raw", vietoris_rips(X), step=0)
@@ -274,26 +286,28 @@ def test_from_dict_rejects_other_json() -> None:
 
 
 def test_approximate_barcodes_carry_their_bound(tmp_path: Path) -> None:
-    params = {"layers": ["fc"], "views": ["raw"], "maxdim": 1, "max_points": None}
+    params = {"layers": ["fc"], "views": ["raw"], "homology": {"maxdim": 1}}
     writer = RunWriter(tmp_path, params=params)
     rng = np.random.default_rng(3)
     t = rng.uniform(0, 2 * np.pi, 200)
     X = np.c_[np.cos(t), np.sin(t)] + 0.02 * rng.normal(size=(200, 2))
     kinds = {
-        "exact": vietoris_rips(X, backend="ripser"),
-        "landmarks": vietoris_rips(X, backend="ripser", n_landmarks=30),
-        "subsample": vietoris_rips(X, backend="ripser", max_points=50),
+        "exact": vietoris_rips(X, backend="ripser", approximation="auto"),
+        "landmarks": vietoris_rips(X, backend="ripser", approximation="landmarks:30"),
+        "subsample": vietoris_rips(X, backend="ripser", approximation="subsample:50"),
     }
     for step, (label, dgm) in enumerate(kinds.items()):
         writer.add_checkpoint(label, step)
         writer.write(label, "fc", "raw", dgm, step=step)
     report = build_report(tmp_path)
-    bound = kinds["landmarks"].meta["bottleneck_bound_rel"]
+    assert kinds["landmarks"].provenance is not None
+    bound = kinds["landmarks"].provenance.certificate.bound_rel
+    assert bound is not None
     assert report.bound_rel("exact", "fc", "raw") == 0.0
     assert report.bound_rel("landmarks", "fc", "raw") == bound > 0
     assert report.bound_rel("subsample", "fc", "raw") is None
     assert ReportData.from_dict(json.loads(render_json(report))) == report
     page = render_html(report)
     assert f"approximate: within {bound:.1%} of the diameter" in page
-    assert "uniform subsample of the points: no certified bound" in page
+    assert "no certified bound to the exact diagram (uniform subsample, or unknown)" in page
     assert page.count("approximate: within") == 1

@@ -36,7 +36,12 @@ TIMEOUT = 60
 
 def _make_run(run_dir: Path) -> Path:
     rng = np.random.default_rng(0)
-    params = {"layers": LAYERS, "views": VIEWS, "maxdim": 1, "long_bar": 0.25, "seed": 0}
+    params = {
+        "layers": LAYERS,
+        "views": VIEWS,
+        "homology": {"maxdim": 1, "seed": 0},
+        "summary": {"long_bar": 0.25},
+    }
     writer = RunWriter(run_dir, params=params, info={"model": "toy <i>net</i>"})
     for s, ck in enumerate(CHECKPOINTS):
         writer.add_checkpoint(ck, 10 * s)
