@@ -10,8 +10,8 @@ existing activation-TDA packages do today. Then, on the same clouds in the same 
   tasks on worker processes), diagrams checked equal to the baseline's (bottleneck distance below
   1e-6 of the diameter; ripser.py works in float32);
 - certified-approximate mode, twice: 150 max-min landmarks, and the fewest landmarks whose
-  certified bound is within 5% of the diameter (``max_bound_rel=0.05``; exact where no subset
-  will do); per family the time against ripser.py, the number of points used, the certified
+  certified bound is within 5% of the diameter (``approximation="bound:0.05"``; exact where no
+  subset will do); per family the time against ripser.py, the number of points used, the certified
   bottleneck bound (relative to the diameter) and the actual bottleneck distance to the exact
   diagram;
 - H2 of a 1,000-point torus in 128 dimensions, and landmarking 100,000 points in 384 dimensions.
@@ -32,6 +32,7 @@ import ripser
 from tda_interp.execution import ProcessExecutor, RipsTask, run_task
 from tda_interp.homology import estimate_cost, vietoris_rips
 from tda_interp.homology.landmarks import maxmin_landmarks
+from tda_interp.options import RipsOptions
 
 N_POINTS, DIM, LAYERS, CHECKPOINTS = 600, 384, 12, 4
 N_LANDMARKS = 150
@@ -89,7 +90,8 @@ def main() -> None:
     print(f"baseline ripser.py loop: {t_base:.1f} s "
           f"({', '.join(f'{k} {v:.1f} s' for k, v in base_time.items())})")  # fmt: skip
 
-    tasks = [RipsTask(points=X, view="raw", options={"maxdim": 1}) for _, X in clouds]
+    exact_opts = RipsOptions(maxdim=1, approximation="auto")  # every point, exact under 4 GB
+    tasks = [RipsTask(points=X, view="raw", rips=exact_opts) for _, X in clouds]
     executor = ProcessExecutor(n_workers=2)
     try:
         t0 = time.perf_counter()
@@ -99,19 +101,18 @@ def main() -> None:
             bottleneck_rel(base[i], exact[i].diagram.to_ripser(), exact[i].diagram.scale)
             for i in range(len(clouds))
         )
-        backend = exact[0].diagram.meta["backend"]
+        backend = exact[0].diagram.provenance.backend
         ok = "equal" if worst < 1e-6 else f"DIFFERENT (worst {worst:.2e} of the diameter)"
         print(f"exact mode ({backend}, 2 worker processes): {t_exact:.1f} s, "
               f"speed-up {t_base / t_exact:.2f}x; diagrams {ok}")  # fmt: skip
 
         modes = {
-            f"{N_LANDMARKS} max-min landmarks": {"n_landmarks": N_LANDMARKS},
-            f"target bound {TARGET:.0%} of the diameter": {"max_bound_rel": TARGET},
+            f"{N_LANDMARKS} max-min landmarks": f"landmarks:{N_LANDMARKS}",
+            f"target bound {TARGET:.0%} of the diameter": f"bound:{TARGET}",
         }
-        for mode, extra in modes.items():
-            approx_tasks = [
-                RipsTask(points=X, view="raw", options={"maxdim": 1, **extra}) for _, X in clouds
-            ]
+        for mode, spec in modes.items():
+            opts = RipsOptions(maxdim=1, approximation=spec)
+            approx_tasks = [RipsTask(points=X, view="raw", rips=opts) for _, X in clouds]
             t0 = time.perf_counter()
             approx = dict(executor.imap(run_task, approx_tasks))
             t_approx = time.perf_counter() - t0
@@ -125,7 +126,7 @@ def main() -> None:
                   f"speed-up {t_base / t_approx:.1f}x over the grid")  # fmt: skip
             for family in ("gauss", "circle", "torus"):
                 idx = [i for i in range(len(clouds)) if fam[i] == family]
-                bound = max(approx[i].diagram.meta["bottleneck_bound_rel"] for i in idx)
+                bound = max(approx[i].diagram.provenance.certificate.bound_rel for i in idx)
                 n_lm = [approx[i].diagram.n_points for i in idx]
                 d = {i: exact[i].diagram for i in idx}
                 actual = max(
@@ -150,12 +151,13 @@ def main() -> None:
           f"4 GB budget, so not run here)")  # fmt: skip
     for m in (200, 300):
         t = time.perf_counter()
-        dgm = vietoris_rips(torus, maxdim=2, n_landmarks=m)
+        dgm = vietoris_rips(torus, maxdim=2, approximation=f"landmarks:{m}")
         t_h2 = time.perf_counter() - t
         life2 = dgm.lifetimes(2, relative=True)
         life1 = dgm.lifetimes(1, relative=True)
-        print(f"  {m} landmarks ({dgm.meta['backend']}): {t_h2:.1f} s; bound "
-              f"{dgm.meta['bottleneck_bound_rel']:.3f} of the diameter; longest H2 bar "
+        cert = dgm.provenance.certificate
+        print(f"  {m} landmarks ({dgm.provenance.backend}): {t_h2:.1f} s; bound "
+              f"{cert.bound_rel:.3f} of the diameter; longest H2 bar "
               f"{life2[0]:.2f}, H1 bars > 0.25: {int((life1 > 0.25).sum())}")  # fmt: skip
 
     big = np.random.default_rng(2).normal(size=(100_000, 384))
