@@ -4,9 +4,11 @@ Every function here is pure: it returns a new :class:`plotly.graph_objects.Figur
 ``show()`` and never touches plotly's global state (templates, renderers). The template is
 chosen per figure (``layout.template``).
 
-User-supplied strings (layer names, checkpoint labels) only ever reach plotly as data: trace
-names, tick labels or ``customdata``. They are never formatted into a ``hovertemplate``, where
-``%{...}`` sequences would be interpreted.
+User-supplied strings (titles, layer names, checkpoint labels, cell text, axis names) only ever
+reach plotly as data: titles, trace names, tick labels, cell text or ``customdata``, each passed
+through :func:`~tda_interp.plotting.text.plain_text` where it enters the figure, so plotly shows
+it as written and never reads it as markup (no link, no style, no ``url(...)`` to fetch). They
+are never formatted into a ``hovertemplate``, where ``%{...}`` sequences would be interpreted.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from plotly.colors import sample_colorscale
 
 from tda_interp.diagrams.diagram import Diagram
 from tda_interp.exceptions import ConfigError
+from tda_interp.plotting.text import plain_text
 
 __all__ = [
     "DEFAULT_TEMPLATE",
@@ -76,6 +79,11 @@ def _right_edge(diagram: Diagram, dims: Sequence[int], relative: bool) -> float:
     return top if top > 0 else 1.0
 
 
+def _title(title: str | None) -> dict[str, str] | None:
+    """A figure title from the caller, as plain text."""
+    return {"text": plain_text(title)} if title is not None else None
+
+
 def _axis_title(relative: bool) -> str:
     return "relative filtration value (fraction of diameter)" if relative else "filtration value"
 
@@ -106,7 +114,7 @@ def barcode_figure(
         Draw only the ``max_bars`` longest bars of each dimension (bars that never die count
         as longest); the legend says how many were left out. All bars by default.
     title : str, optional
-        Figure title.
+        Figure title, plain text (a newline breaks the line).
 
     template : str or plotly.graph_objects.layout.Template, default "plotly_white"
         Template of this figure only; plotly's global default is neither used nor changed.
@@ -193,7 +201,7 @@ def barcode_figure(
             )
     layout = {
         "template": template,
-        "title": {"text": title} if title is not None else None,
+        "title": _title(title),
         "height": int(min(900, max(260, 140 + 6 * n_rows))),
         "margin": {"l": 30, "r": 20, "t": 50 if title else 20, "b": 50},
         "legend": {"orientation": "h", "y": -0.2},
@@ -231,7 +239,7 @@ def diagram_figure(
     dims : sequence of int, optional
         Dimensions to draw; all stored dimensions by default.
     title : str, optional
-        Figure title.
+        Figure title, plain text (a newline breaks the line).
 
     template : str or plotly.graph_objects.layout.Template, default "plotly_white"
         Template of this figure only; plotly's global default is neither used nor changed.
@@ -305,7 +313,7 @@ def diagram_figure(
     lim = [0.0, edge * (1 + 2 * _INF_GAP)]
     fig.update_layout(
         template=template,
-        title={"text": title} if title is not None else None,
+        title=_title(title),
         height=420,
         margin={"l": 50, "r": 20, "t": 50 if title else 20, "b": 50},
         xaxis={"title": {"text": "birth"}, "range": lim},
@@ -332,13 +340,13 @@ def betti_curves_figure(
     ----------
     curves : mapping of str to array-like of shape (n_bins,)
         Label (e.g. checkpoint) -> Betti numbers on ``grid``, e.g. from
-        :func:`tda_interp.diagrams.betti_curve`.
+        :func:`tda_interp.diagrams.betti_curve`. Labels are plain text.
     grid : array-like of shape (n_bins,)
         The shared filtration grid, e.g. from :func:`tda_interp.diagrams.shared_grid`.
     dim : int
         Homology dimension of the curves, for labels.
     title : str, optional
-        Figure title.
+        Figure title, plain text (a newline breaks the line).
     relative : bool, default True
         Whether ``grid`` is in relative units, for the axis title.
 
@@ -375,7 +383,7 @@ def betti_curves_figure(
                 x=g,
                 y=v,
                 mode="lines",
-                name=str(label),
+                name=plain_text(label),
                 line={"color": colour, "width": 2, "shape": "hv"},
                 # No <extra></extra>: plotly shows the trace name (the label) beside the values.
                 hovertemplate=f"t = %{{x:.3f}}<br>β{dim} = %{{y}}",
@@ -383,7 +391,7 @@ def betti_curves_figure(
         )
     fig.update_layout(
         template=template,
-        title={"text": title} if title is not None else None,
+        title=_title(title),
         height=340,
         margin={"l": 50, "r": 20, "t": 50 if title else 20, "b": 50},
         xaxis={"title": {"text": _axis_title(relative)}},
@@ -419,13 +427,13 @@ def heatmap_figure(
     values : array-like of shape (n_rows, n_cols)
         The numbers; NaN where missing.
     rows : sequence of str of length n_rows
-        Row labels (layers).
+        Row labels (layers), plain text like every string argument.
     cols : sequence of str of length n_cols
         Column labels (checkpoints or steps).
     title : str, optional
-        Figure title.
+        Figure title, plain text (a newline breaks the line).
     colorbar_title : str, optional
-        Title of the colour bar.
+        Title of the colour bar (a newline breaks the line).
     text : array-like of str of shape (n_rows, n_cols), optional
         Text written in each cell.
     colorscale : str, default "Viridis"
@@ -454,19 +462,21 @@ def heatmap_figure(
             f"Expected values of shape (n_rows, n_cols) = ({len(rows)}, {len(cols)}), "
             f"got shape {z.shape}."
         )
-    row_labels = [str(r) for r in rows]
-    col_labels = [str(c) for c in cols]
+    row_labels = [plain_text(r) for r in rows]
+    col_labels = [plain_text(c) for c in cols]
+    row_title, col_title = plain_text(row_name), plain_text(col_name)
     custom = np.empty((*z.shape, 2), dtype=object)
     for i, r in enumerate(row_labels):
         for j, c in enumerate(col_labels):
-            custom[i, j, 0] = f"{row_name} {r}"
-            custom[i, j, 1] = f"{col_name} {c}"
+            custom[i, j, 0] = f"{row_title} {r}"
+            custom[i, j, 1] = f"{col_title} {c}"
     kwargs: dict[str, Any] = {}
     if text is not None:
         t = np.asarray(text, dtype=object)
         if t.shape != z.shape:
             raise ConfigError(f"Expected text of shape {z.shape}, got shape {t.shape}.")
-        kwargs = {"text": t.tolist(), "texttemplate": "%{text}", "textfont": {"size": 11}}
+        cells = [[plain_text(v) for v in row] for row in t.tolist()]
+        kwargs = {"text": cells, "texttemplate": "%{text}", "textfont": {"size": 11}}
     fig = go.Figure(
         go.Heatmap(
             z=z,
@@ -477,20 +487,20 @@ def heatmap_figure(
             zmin=zmin,
             zmax=zmax,
             hoverongaps=True,
-            colorbar={"title": {"text": colorbar_title}} if colorbar_title else None,
+            colorbar={"title": {"text": plain_text(colorbar_title)}} if colorbar_title else None,
             hovertemplate="%{customdata[0]}<br>%{customdata[1]}<br>value %{z}<extra></extra>",
             **kwargs,
         )
     )
     fig.update_layout(
         template=template,
-        title={"text": title} if title is not None else None,
+        title=_title(title),
         height=int(max(260, 120 + 36 * len(row_labels))),
         margin={"l": 20, "r": 20, "t": 50 if title else 20, "b": 40},
         xaxis={"tickmode": "array", "tickvals": list(range(len(col_labels))),
-               "ticktext": col_labels, "title": {"text": col_name}, "showgrid": False},
+               "ticktext": col_labels, "title": {"text": col_title}, "showgrid": False},
         yaxis={"tickmode": "array", "tickvals": list(range(len(row_labels))),
-               "ticktext": row_labels, "autorange": "reversed", "title": {"text": row_name},
+               "ticktext": row_labels, "autorange": "reversed", "title": {"text": row_title},
                "showgrid": False, "automargin": True},
     )  # fmt: skip
     return fig

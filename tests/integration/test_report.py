@@ -15,6 +15,7 @@ from plotly.offline import get_plotlyjs
 from tda_interp.exceptions import RunDirError
 from tda_interp.homology import vietoris_rips
 from tda_interp.options import CaptureOptions, RipsOptions, SummaryOptions
+from tda_interp.plotting import plain_text
 from tda_interp.reports import (
     ReportData,
     build_report,
@@ -232,7 +233,8 @@ def test_embedded_json_is_script_safe(html: str) -> None:
     per_ck = data["barcodes"]["bc-2-1"]  # blocks.1.mlp, pc1-2
     assert per_ck[2] is None and per_ck[0] is not None
     ticks = data["figures"]["fig-0"]["layout"]["yaxis"]["ticktext"]
-    assert ticks == LAYERS  # JSON.parse gives the names back unchanged
+    # JSON.parse gives the names back as plotly's plain text (their markup escaped)
+    assert ticks == [plain_text(n) for n in LAYERS]
 
 
 def test_html_structure(report: ReportData, html: str) -> None:

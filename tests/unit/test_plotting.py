@@ -1,14 +1,21 @@
-"""Plot functions return plotly figures, handle infinite bars, and leave plotly's state alone."""
+"""Plot functions return plotly figures, handle infinite bars, leave plotly's state alone, and
+pass every user-supplied string to plotly as plain text."""
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+import tda_interp.plotting
 from tda_interp.diagrams import Diagram, betti_curve, shared_grid
 from tda_interp.exceptions import ConfigError
 from tda_interp.homology import vietoris_rips
@@ -17,9 +24,11 @@ from tda_interp.plotting import (
     betti_curves_figure,
     diagram_figure,
     heatmap_figure,
+    plain_text,
 )
 
 NASTY = '<img src=x onerror="window.__xss=1"> %{x} </script>'
+NASTY_SHOWN = '&lt;img src=x onerror="window.__xss=1"&gt; %{x} &lt;/script&gt;'
 
 
 @pytest.fixture(scope="module")
@@ -159,8 +168,9 @@ def test_betti_curves_one_line_per_label(circle_dgm: Diagram, hand: Diagram) -> 
 def test_betti_curves_label_never_in_hovertemplate() -> None:
     grid = np.linspace(0, 1, 4)
     fig = betti_curves_figure({NASTY: [1, 1, 0, 0]}, grid, dim=0)
-    assert fig.data[0].name == NASTY
+    assert fig.data[0].name == NASTY_SHOWN  # plain text for plotly: shown as NASTY
     assert NASTY not in fig.data[0].hovertemplate
+    assert NASTY_SHOWN not in fig.data[0].hovertemplate
 
 
 def test_betti_curves_shape_mismatch() -> None:
@@ -187,10 +197,10 @@ def test_heatmap_figure() -> None:
     z = np.asarray(hm.z, dtype=float)
     assert np.isnan(z[0, 1]) and z[1, 2] == 5.0
     assert list(fig.layout.xaxis.ticktext) == cols
-    assert list(fig.layout.yaxis.ticktext) == rows
+    assert list(fig.layout.yaxis.ticktext) == ["blocks.0", NASTY_SHOWN]
     assert list(fig.layout.xaxis.tickvals) == [0, 1, 2]
-    assert NASTY not in hm.hovertemplate
-    assert NASTY in np.asarray(hm.customdata, dtype=object)[1, 0, 0]
+    assert NASTY not in hm.hovertemplate and NASTY_SHOWN not in hm.hovertemplate
+    assert np.asarray(hm.customdata, dtype=object)[1, 0, 0] == f"layer {NASTY_SHOWN}"
     assert fig.layout.yaxis.autorange == "reversed"  # first layer on top
     json.loads(fig.to_json())
 
@@ -207,3 +217,141 @@ def test_explicit_template_only_on_the_figure(hand: Diagram) -> None:
     fig = barcode_figure(hand, template="simple_white")
     assert fig.layout.template.layout.xaxis.showgrid is False
     assert pio.templates.default == before
+
+
+# ---------------------------------------------------------------------------- plain text
+# plotly.js reads every string it draws (titles, tick labels, legend names, hover labels, cell
+# text, annotations, menu labels) as pseudo-HTML: svg_text_utils.convertToTspans interprets the
+# tags below (<a href> becomes a live link, style= reaches the SVG, so a url() in it is fetched),
+# decodes these entities in the text between tags, turns newlines into spaces, and, when the
+# page has MathJax, typesets $...$. This mirror of it says what a string shows.
+_PLOTLY_TAG = re.compile(r"(<[^<>]*>)")
+_PLOTLY_ONE_TAG = re.compile(r"<(/?)([^ >]*)(\s+(.*))?>", re.IGNORECASE)
+_PLOTLY_ENTITY = re.compile(r"&(#\d+|#x[\da-fA-F]+|[a-z]+);")
+_PLOTLY_NAMED = {"mu": "μ", "amp": "&", "lt": "<", "gt": ">", "nbsp": "\xa0", "times": "×",
+                 "plusmn": "±", "deg": "°"}  # fmt: skip
+_PLOTLY_TAGS = {"br", "sup", "sub", "s", "u", "b", "i", "a", "span", "em"}
+_PLOTLY_TEX = re.compile(r"([^$]*)([$]+[^$]*[$]+)([^$]*)")
+_TEMPLATES = {"hovertemplate", "texttemplate"}
+
+
+def _entity(m: re.Match[str]) -> str:
+    code = m.group(1)
+    if code.startswith("#"):
+        n = int(code[2:], 16) if code[1:2] == "x" else int(code[1:])
+        return chr(n) if n <= 0x10FFFF else m.group(0)
+    return _PLOTLY_NAMED.get(code, m.group(0))
+
+
+def plotly_shows(text: str) -> tuple[str, list[str]]:
+    """What plotly.js draws for ``text``: the visible text (a line break as "\\n") and the
+    tags it interprets as markup."""
+    shown: list[str] = []
+    tags: list[str] = []
+    for part in _PLOTLY_TAG.split(re.sub(r"\r\n?|\n", " ", text)):
+        m = _PLOTLY_ONE_TAG.match(part)
+        tag = m.group(2).lower() if m else ""
+        if tag == "br":
+            shown.append("\n")
+            tags.append(tag)
+        elif tag in _PLOTLY_TAGS:
+            tags.append(tag)  # drawn as a styled tspan or a link, not as text
+        else:
+            shown.append(_PLOTLY_ENTITY.sub(_entity, part))
+    return "".join(shown), tags
+
+
+def _strings(obj: Any, key: str = "") -> Iterator[tuple[str, str]]:
+    """Every string value in a figure's JSON, with the key it sits under."""
+    if isinstance(obj, str):
+        yield key, obj
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _strings(v, k)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _strings(v, key)
+
+
+HOST = "http://127.0.0.1:9"
+HOSTILE = (
+    f'blocks.0<span style="background-image:url({HOST}/span.png)">x</span>',
+    f'<a href="{HOST}/link">click</a>',
+    f'<img src="{HOST}/img.png"><link rel="stylesheet" href="{HOST}/s.css">',
+    f'<style>@import url("{HOST}/import.css");</style>',
+    "fc & relu &lt;b&gt;bold&lt;/b&gt; &#60;i&#62; &amp;",
+    "two<br>lines<BR/>three",
+    f"$\\href{{{HOST}/tex}}{{x}}$ costs $5",
+    "<sup>up</sup><b>bold</b><em>em</em> %{x}",
+)
+
+
+def _figures(names: tuple[str, ...], dgm: Diagram) -> dict[str, go.Figure]:
+    """Every figure builder, given ``names`` for every string it takes from its caller."""
+    n = len(names)
+    grid = np.linspace(0, 1, 5)
+    builders: dict[str, Callable[[], go.Figure]] = {
+        "barcode_figure": lambda: barcode_figure(dgm, title=names[0], max_bars=2),
+        "diagram_figure": lambda: diagram_figure(dgm, title=names[1]),
+        "betti_curves_figure": lambda: betti_curves_figure(
+            {name: [n - i, 1, 1, 0, 0] for i, name in enumerate(names)},
+            grid,
+            dim=1,
+            title=names[2],
+        ),
+        "heatmap_figure": lambda: heatmap_figure(
+            np.arange(n * n, dtype=float).reshape(n, n),
+            names,
+            names[::-1],
+            title=names[3],
+            colorbar_title=names[4],
+            text=[[names[(i + j) % n] for j in range(n)] for i in range(n)],
+            row_name=names[5],
+            col_name=names[6],
+        ),
+    }
+    return {name: build() for name, build in builders.items()}
+
+
+def test_every_figure_builder_is_checked(hand: Diagram) -> None:
+    public = {n for n in tda_interp.plotting.__all__ if n.endswith("_figure")}
+    assert set(_figures(HOSTILE, hand)) == public
+
+
+@pytest.mark.parametrize("builder", ["barcode", "diagram", "betti_curves", "heatmap"])
+def test_hostile_names_reach_plotly_as_plain_text(hand: Diagram, builder: str) -> None:
+    """In the figure's JSON no user string is markup: plotly shows each one literally."""
+    fig = _figures(HOSTILE, hand)[f"{builder}_figure"]
+    strings = list(_strings(json.loads(fig.to_json())))
+    shown = []
+    for key, s in strings:
+        if key in _TEMPLATES:  # the library's own templates; user strings never go there
+            assert not any(h in s or plain_text(h) in s for h in HOSTILE), (key, s)
+            continue
+        text, tags = plotly_shows(s)
+        assert set(tags) <= {"br"}, (key, s)  # no link, no style, no font change
+        assert _PLOTLY_TEX.search(s) is None, (key, s)  # nothing for MathJax
+        shown.append(text)
+    used = {"barcode": HOSTILE[:1], "diagram": HOSTILE[1:2]}.get(builder, HOSTILE)
+    for h in used:
+        assert any(h in t for t in shown), h  # displayed literally, "<br>" and "&lt;" too
+
+
+def test_plain_text_known_values() -> None:
+    assert plain_text("a<b>&c") == "a&lt;b&gt;&amp;c"
+    assert plain_text("&lt;") == "&amp;lt;"
+    assert plain_text("$x$") == "&#36;x&#36;"
+    assert plain_text("relative\nlifetime") == "relative<br>lifetime"  # the one markup
+    assert plain_text("a\r\nb\rc") == "a<br>b<br>c"
+    assert plain_text("step_0 · 100%") == "step_0 · 100%"
+    assert plain_text(3) == "3"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("<>&$;#x0123abr/ \n\r\"'=:%{}")) | st.characters()))
+def test_plain_text_is_shown_as_written(text: str) -> None:
+    escaped = plain_text(text)
+    shown, tags = plotly_shows(escaped)
+    assert shown == re.sub(r"\r\n?", "\n", text)
+    assert set(tags) <= {"br"}
+    assert _PLOTLY_TEX.search(escaped) is None
