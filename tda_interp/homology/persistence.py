@@ -17,7 +17,32 @@ subsample) computes the diagram on the largest set of max-min landmarks that fit
 (:func:`tda_interp.homology.landmarks.maxmin_landmarks`), with a :class:`TdaInterpWarning`;
 ``"exact"``, ``"landmarks:N"`` and ``"bound:B"`` raise :class:`HomologyError` instead. The
 diagram's :class:`~tda_interp.diagrams.Provenance` carries the certified bottleneck bound to the
-exact diagram.
+exact diagram. The estimate reads the cloud's regime from its
+:func:`~tda_interp.homology.estimate.intrinsic_dimension` (landmark sets: the most expensive
+regime).
+
+Below the budget, two more thresholds (:mod:`tda_interp.homology.estimate`): an estimate above
+``NEAR_BUDGET_FRACTION`` (1/2) of it warns before the computation starts (``TdaInterpWarning``
+of kind ``"near-memory-budget"``; not when the points were sized to the budget: the
+``"auto"`` fallback, ``"landmarks"`` and ``"bound:B"``), and one above ``ENFORCE_FRACTION``
+(1/4) runs the distance matrix and the backend in a forked child process whose address space
+may grow by the budget only (:func:`~tda_interp.homology.estimate.run_with_memory_limit`): an
+estimate that was wrong ends in :class:`HomologyError`, with the estimate, the budget and what
+to do, never in an out-of-memory kill or a ``std::bad_alloc`` that takes the process down. The
+diagrams come back pickled, bit for bit; smaller computations run here, without a fork.
+
+Extreme magnitudes
+------------------
+Coordinates near 1e155 make squared distances overflow float64, below 1e-154 underflow, and
+ripser and giotto-ph work in float32 (about 1e-38 to 3e38). Rather than refuse such clouds,
+:func:`compute_diagram` divides them by a power of two ``2**k`` (exact: only exponents change)
+when their extent (largest coordinate range, or largest finite distance) lies outside
+``[2**-64, 2**64]``, and multiplies the diagram, its scale and every length of its certificate
+by ``2**k`` (exact again): the Vietoris-Rips filtration of ``c X`` is that of ``X`` with every
+value times ``c``. Built-in views are applied to the rescaled points (they are homogeneous of
+degree 1, or 0 for ``standardized`` and ``neurons``); a callable view sees the points as given,
+its output is rescaled. A diameter beyond float64 (about 1.8e308) is an
+:class:`ActivationError`; complex input too (in :func:`check_cloud`).
 
 Input checks
 ------------
@@ -32,6 +57,8 @@ checkpoint, layer and view once.
 
 from __future__ import annotations
 
+import importlib
+import math
 import warnings
 from typing import Any
 
@@ -43,7 +70,16 @@ from tda_interp.diagrams.provenance import Certificate, CostEstimate, Provenance
 from tda_interp.exceptions import ActivationError, ConfigError, HomologyError, TdaInterpWarning
 from tda_interp.homology.backends import resolve_backend, rips_from_distances
 from tda_interp.homology.distances import check_distance_matrix, distance_matrix
-from tda_interp.homology.estimate import estimate_cost, largest_affordable
+from tda_interp.homology.estimate import (
+    ENFORCE_FRACTION,
+    NEAR_BUDGET_FRACTION,
+    _enforceable,
+    estimate_cost,
+    format_bytes,
+    intrinsic_dimension,
+    largest_affordable,
+    run_with_memory_limit,
+)
 from tda_interp.homology.landmarks import (
     BOUND_CONVENTION,
     Landmarks,
@@ -99,8 +135,18 @@ def check_cloud(X: ArrayLike, *, nonfinite: str = "raise") -> NDArray[np.float64
     Raises
     ------
     ActivationError
-        Wrong shape, NaN/Inf (unless dropped), fewer than 2 points, or all points identical
-        (a constant cloud has no topology, and its diagram no scale).
+        Complex or non-numeric values, wrong shape, NaN/Inf (unless dropped), fewer than 2
+        points, or all points identical (a constant cloud has no topology, and its diagram no
+        scale).
+
+    Notes
+    -----
+    Magnitudes are not refused: a cloud whose coordinate ranges lie outside about 5e-20 to
+    2e19, whose squared distances would overflow (coordinates near 1e155) or underflow (below
+    1e-154) in float64, or whose distances leave float32's range (ripser, giotto-ph), is
+    computed at an exact power-of-two scale and its diagram scaled back exactly (see
+    :func:`compute_diagram`); only a diameter beyond float64 itself (about 1.8e308) is an
+    :class:`ActivationError`.
 
     Warns
     -----
@@ -112,7 +158,7 @@ def check_cloud(X: ArrayLike, *, nonfinite: str = "raise") -> NDArray[np.float64
     >>> check_cloud([[0, 0], [1, 0], [0, 1]]).dtype
     dtype('float64')
     """
-    pts = np.asarray(X, dtype=np.float64)
+    pts = _as_float64(X, "point cloud")
     if pts.ndim != 2:
         raise ActivationError(
             f"Expected a point cloud of shape (n_points, n_features), got shape {pts.shape}; "
@@ -172,7 +218,7 @@ def check_input(X: ArrayLike, options: RipsOptions) -> NDArray[np.float64]:
     """
     if options.metric != "precomputed":
         return check_cloud(X, nonfinite=options.nonfinite)
-    D = np.asarray(X, dtype=np.float64)
+    D = _as_float64(X, "distance matrix")
     if D.ndim != 2 or D.shape[0] != D.shape[1]:
         raise ActivationError(
             f"Expected a square distance matrix of shape (n_points, n_points) with "
@@ -185,6 +231,24 @@ def check_input(X: ArrayLike, options: RipsOptions) -> NDArray[np.float64]:
             "The distance matrix holds NaN; give every pair a distance (inf: never connected)."
         )
     return check_distance_matrix(D)
+
+
+def _as_float64(X: ArrayLike, what: str) -> NDArray[np.float64]:
+    """``X`` as float64; complex or non-numeric input is an :class:`ActivationError` (numpy
+    would drop imaginary parts with only a warning)."""
+    arr = X if isinstance(X, np.ndarray) else np.asarray(X)
+    if np.iscomplexobj(arr):
+        raise ActivationError(
+            f"Expected a real {what}, got complex values (dtype {arr.dtype}); persistence needs "
+            "real distances: pass X.real, np.abs(X), or the real and imaginary parts side by "
+            "side (np.c_[X.real, X.imag], the same distances as in C^d)."
+        )
+    try:
+        return np.asarray(arr, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ActivationError(
+            f"Expected a numeric {what}, got {type(X).__name__} of dtype {arr.dtype}: {err}."
+        ) from err
 
 
 def _n_distinct_rows(pts: NDArray[np.float64]) -> int:
@@ -231,7 +295,15 @@ def vietoris_rips(
         Bad input (see :func:`check_cloud`) or a view the cloud cannot give.
     HomologyError
         Estimated cost over ``memory_budget`` where the approximation forbids falling back to
-        landmarks, or a backend failure.
+        landmarks; a computation estimated above a quarter of the budget that then exceeded
+        it (it runs in a child process limited to the budget); or a backend failure.
+
+    Warns
+    -----
+    TdaInterpWarning
+        Before computing: an estimate above half the budget (kind ``"near-memory-budget"``), a
+        fallback to landmarks (``"auto-landmarks"``), too few points for ``maxdim``; and the
+        input checks' warnings (:func:`check_cloud`).
 
     Examples
     --------
@@ -264,6 +336,11 @@ def compute_diagram(pts: NDArray[np.float64], view: ViewLike, options: RipsOptio
     Returns
     -------
     Diagram
+
+    Notes
+    -----
+    The memory budget, its warning and its enforcement in a child process, and the exact
+    rescaling of extreme magnitudes, are described in the module docstring.
     """
     v = parse_view(view)
     precomputed = options.metric == "precomputed"
@@ -278,15 +355,41 @@ def compute_diagram(pts: NDArray[np.float64], view: ViewLike, options: RipsOptio
         keep = uniform_subsample(np.arange(n_total), int(approx.value or 0), options.seed)
         pts = pts[np.ix_(keep, keep)] if precomputed else pts[keep]
     subsampled = len(pts) < n_total
-    viewed = pts if precomputed else apply_view(pts, v)
+    # Extreme magnitudes are computed at an exact power-of-two scale (see _scale_exponent):
+    # the view of pts / 2**pre (views of known degree), or viewed / 2**post (other views and
+    # distance matrices).
+    view_degree = _VIEW_DEGREE.get(v.kind)
+    pre = 0 if precomputed or view_degree is None else _scale_exponent(pts, points=True)
+    scaled = np.ldexp(pts, -pre) if pre else pts
+    viewed = scaled if precomputed else apply_view(scaled, v)
     metric = v.metric or options.metric
+    # a view of known degree keeps the rescaled extent near 1; others are checked here
+    unchecked = view_degree is None or v.kind == "projection"  # a user's function or matrix
+    post = _scale_exponent(viewed, points=True) if unchecked and not pre else 0
+    if precomputed:
+        post = _scale_exponent(viewed, points=False)
+    if post:
+        viewed = np.ldexp(viewed, -post)
+    # lengths computed from `viewed` times 2**unit are lengths of the view of `pts`
+    metric_degree = 1 if precomputed or metric == "euclidean" else 0
+    unit = metric_degree * (post + pre * (view_degree or 0))
     n_view = len(viewed)
     n_feat = None if precomputed else int(viewed.shape[1])
     maxdim, budget = options.maxdim, options.memory_budget
     name = resolve_backend(options.backend, n_points=n_view, maxdim=maxdim, coeff=options.coeff)
+    dim = intrinsic_dimension(
+        viewed, metric="precomputed" if precomputed else str(metric), seed=options.seed
+    )
 
     def cost_of(n: int) -> CostEstimate:
-        return estimate_cost(n, maxdim=maxdim, n_features=n_feat, backend=name)
+        # max-min landmarks are evenly spread: estimated in the most expensive regime
+        return estimate_cost(
+            n,
+            maxdim=maxdim,
+            n_features=n_feat,
+            backend=name,
+            intrinsic_dim=dim if n >= n_view else None,
+        )
 
     def fits() -> int:
         return largest_affordable(
@@ -313,7 +416,7 @@ def compute_diagram(pts: NDArray[np.float64], view: ViewLike, options: RipsOptio
             raise HomologyError(
                 f"A certified bound of {approx.value:.3g} of the diameter needs more than the "
                 f"{lm.n_landmarks} landmarks that fit in the memory budget of "
-                f"{_fmt_bytes(budget)} (maxdim={maxdim}; with them the bound is "
+                f"{format_bytes(budget)} (maxdim={maxdim}; with them the bound is "
                 f"{lm.bottleneck_bound_rel:.3g}). Raise memory_budget, or ask for a larger "
                 'bound (approximation="bound:B").'
             )
@@ -326,42 +429,92 @@ def compute_diagram(pts: NDArray[np.float64], view: ViewLike, options: RipsOptio
         if approx.mode == "exact" or precomputed:
             raise HomologyError(_over_budget(exact_cost, exact_cost, budget, n_view, maxdim))
         n_use, fallback = fits(), True
-    cost = cost_of(n_use)
+    cost = exact_cost if n_use == n_view else cost_of(n_use)
     if cost.memory_bytes > budget or n_use < 2:
         raise HomologyError(_over_budget(exact_cost, cost, budget, n_view, maxdim))
     if n_use < n_view and lm is None:
         lm = maxmin_landmarks(viewed, n_use, seed=options.seed, metric=metric)  # type: ignore[arg-type]
     used = viewed[lm.indices] if lm is not None else viewed
     _warn_few_points(len(used), maxdim)
-    D = used if precomputed else distance_matrix(used, metric=metric)  # type: ignore[arg-type]
-    finite = D[np.isfinite(D)]
-    scale = float(finite.max()) if finite.size else 0.0
+    # a number of points sized to the budget is close to it by design: no warning for those
+    sized = (
+        fallback or approx.mode == "bound" or (approx.mode == "landmarks" and approx.value is None)
+    )
+    if not sized and cost.memory_bytes > NEAR_BUDGET_FRACTION * budget:
+        _warn_near_budget(cost, budget, maxdim)
 
     truncation = approx.mode == "bound" and lm is None and len(used) > 1
-    if truncation:
-        # no subset certifies the target (typical of high-dimensional noise): stop the
-        # filtration short of the enclosing radius instead, where that noise does its work
-        dgms, info = truncated_rips(
-            D, float(approx.value or 0.0) * scale, maxdim=maxdim, backend=name, coeff=options.coeff
+    target = float(approx.value or 0.0)
+
+    def diagrams() -> tuple[list[NDArray[np.float64]], float, dict[str, Any]]:
+        D = used if precomputed else distance_matrix(used, metric=metric)  # type: ignore[arg-type]
+        scale = _largest_finite(D)
+        if truncation:
+            # no subset certifies the target (typical of high-dimensional noise): stop the
+            # filtration short of the enclosing radius instead, where that noise does its work
+            dgms, info = truncated_rips(
+                D, target * scale, maxdim=maxdim, backend=name, coeff=options.coeff
+            )
+            return dgms, scale, info
+        return rips_from_distances(D, maxdim=maxdim, backend=name, coeff=options.coeff), scale, {}
+
+    if cost.memory_bytes > ENFORCE_FRACTION * budget:
+        _import_backend(name)  # in this process, so that the child only computes
+        dgms, scale, info = run_with_memory_limit(
+            diagrams,
+            budget,
+            describe=(
+                f"The diagram of {len(used)} points (maxdim={maxdim}, backend {name}), "
+                f"estimated at {format_bytes(cost.memory_bytes)},"
+            ),
+            advice=(
+                f'Raise memory_budget, or pass approximation="landmarks:{max(len(used) // 2, 2)}" '
+                "(max-min landmarks with a certified bound; halving the points cuts the H1 "
+                "memory 4- to 8-fold on the calibrated clouds)"
+                + (" or a smaller maxdim." if maxdim > 0 else ".")
+            ),
         )
     else:
-        dgms = rips_from_distances(D, maxdim=maxdim, backend=name, coeff=options.coeff)
+        dgms, scale, info = diagrams()
+
+    def length(x: float) -> float:
+        try:
+            return math.ldexp(x, unit)
+        except OverflowError:
+            return math.copysign(math.inf, x)
+
+    if unit:
+        with np.errstate(over="ignore"):  # a diameter beyond float64 is refused just below
+            dgms = [np.ldexp(dgm, unit) for dgm in dgms]
+        scaled_diameter, scale = scale, length(scale)
+        if not math.isfinite(scale):
+            raise ActivationError(
+                f"The diameter of the cloud, {scaled_diameter:.4g} x 2**{unit}, overflows "
+                "float64 (largest 1.8e308); divide the activations by a constant (the diagram "
+                "scales with them)."
+            )
+        info = {
+            k: length(val) if k in ("truncated_at", "enclosing_radius", "truncation_bound") else val
+            for k, val in info.items()
+        }
 
     if lm is not None:
-        bound = lm.bottleneck_bound
-        diam_lo = max(lm.diameter_lower, scale)  # the landmarks' diameter is a lower bound too
+        bound = length(lm.bottleneck_bound)
+        diam_lo = max(length(lm.diameter_lower), scale)  # the landmarks' diameter bounds it too
         certificate = Certificate(
             kind="landmarks",
             bound=None if subsampled else bound,
             bound_rel=None if subsampled else (0.0 if bound == 0.0 else bound / diam_lo),
             convention=BOUND_CONVENTION,
             n_landmarks=lm.n_landmarks,
-            covering_radius=lm.covering_radius,
-            covering_bound=lm.covering_bound,
-            interleaving_bound=lm.interleaving_bound,
+            covering_radius=length(lm.covering_radius),
+            covering_bound=length(lm.covering_bound),
+            interleaving_bound=(
+                None if lm.interleaving_bound is None else length(lm.interleaving_bound)
+            ),
         )
         if fallback:
-            _warn_landmarks(n_view, maxdim, exact_cost, budget, lm, bound / diam_lo)
+            _warn_landmarks(n_view, maxdim, exact_cost, budget, lm, bound / diam_lo, unit)
     elif truncation:
         tb = float(info["truncation_bound"])
         certificate = Certificate(
@@ -382,8 +535,9 @@ def compute_diagram(pts: NDArray[np.float64], view: ViewLike, options: RipsOptio
         )
     pca = pca_rel = None
     if v.kind == "pca" and metric == "euclidean":
-        pca = pca_residual_bound(pts, v)
-        raw_lo = max(diameter_bounds(pts, exact_max=0)[0], scale)  # projection shrinks distances
+        # on the rescaled points (equal to 2**-pre times the bound of pts, exactly)
+        pca = math.ldexp(pca_residual_bound(scaled, v), pre)
+        raw_lo = max(math.ldexp(diameter_bounds(scaled, exact_max=0)[0], pre), scale)
         pca_rel = 0.0 if pca == 0.0 else pca / raw_lo
     provenance = Provenance(
         view=v.name,
@@ -403,17 +557,84 @@ def compute_diagram(pts: NDArray[np.float64], view: ViewLike, options: RipsOptio
     return Diagram(pairs=tuple(dgms), scale=scale, n_points=len(used), provenance=provenance)
 
 
-def _fmt_bytes(n: float) -> str:
-    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{int(n)} B"
+#: Degree of homogeneity of the built-in views: view(c X) = c**degree view(X) for c > 0
+#: (callable views: unknown, not rescaled before they run).
+_VIEW_DEGREE: dict[str, int] = {
+    "raw": 1,
+    "centered": 1,
+    "pca": 1,
+    "projection": 1,
+    "standardized": 0,
+    "neurons": 0,
+}
+
+#: Extents (largest coordinate range of points, largest finite distance of a matrix) outside
+#: [2**-64, 2**64] are brought near 1 by an exact power of two before any distance is taken.
+_SAFE_EXPONENT = 64
+
+
+def _scale_exponent(M: NDArray[np.float64], *, points: bool) -> int:
+    """``k`` such that ``M / 2**k`` has an extent in ``[1/2, 1)``, or 0 if it needs none.
+
+    Squared differences of coordinates beyond about 1e154 overflow float64 and those below
+    1e-154 underflow, and ripser and giotto-ph work in float32 (about 1e-38 to 3e38): the
+    distances of such clouds would be inf or 0. Dividing by a power of two is exact in binary
+    floating point (only exponents change; no value lands outside the normal range here), and
+    the Vietoris-Rips filtration of ``c X`` is that of ``X`` with every value times ``c``, so
+    the diagram of ``X`` is ``2**k`` times that of ``X / 2**k``: the same numbers a
+    computation at the original scale would give where it does not overflow. Clouds of extent
+    within ``[2**-64, 2**64]`` (about 5e-20 to 2e19) are left alone, bit for bit.
+    """
+    if M.size == 0:
+        return 0
+    if points:
+        high, low = M.max(axis=0), M.min(axis=0)
+        top = float(max(high.max(), -low.min()))
+        if top == 0.0:
+            return 0
+        e = math.frexp(top)[1]
+        # coordinate ranges of M / 2**e (|.| <= 1: no overflow), back in M's units by exponent
+        extent = float((np.ldexp(high, -e) - np.ldexp(low, -e)).max())
+        if extent == 0.0:
+            return 0
+        extent_exp = math.frexp(extent)[1] + e
+    else:
+        finite = np.isfinite(M)
+        top = float(M.max(initial=0.0, where=finite))
+        if top <= 0.0:
+            return 0
+        extent_exp = math.frexp(top)[1]
+    return 0 if abs(extent_exp) <= _SAFE_EXPONENT else extent_exp
+
+
+def _largest_finite(D: NDArray[np.float64]) -> float:
+    """The largest finite entry of a distance matrix (0.0 if none), without copying it."""
+    top = float(D.max()) if D.size else 0.0
+    if math.isfinite(top):
+        return top
+    return float(D.max(initial=0.0, where=np.isfinite(D)))
+
+
+#: The module each backend imports when it runs.
+_BACKEND_MODULES = {
+    "gudhi": "gudhi.sklearn.rips_persistence",
+    "giotto-ph": "gph",
+    "ripser": "ripser",
+}
+
+
+def _import_backend(name: str) -> None:
+    """Import a backend before forking: a child then takes no import lock and maps no file."""
+    try:
+        importlib.import_module(_BACKEND_MODULES[name])
+    except ImportError:  # the backend call itself says what is missing
+        pass
 
 
 def _over_budget(exact: CostEstimate, cost: CostEstimate, budget: int, n: int, maxdim: int) -> str:
     if cost.detail["n_points"] < 2:
         return (
-            f"Not even 2 points fit in the memory budget of {_fmt_bytes(budget)} "
+            f"Not even 2 points fit in the memory budget of {format_bytes(budget)} "
             f"(maxdim={maxdim}); raise memory_budget."
         )
     fits = largest_affordable(
@@ -424,25 +645,48 @@ def _over_budget(exact: CostEstimate, cost: CostEstimate, budget: int, n: int, m
     )
     return (
         f"The diagram of {cost.detail['n_points']} points (of {n}; maxdim={maxdim}) is "
-        f"estimated at {_fmt_bytes(cost.memory_bytes)} (about {cost.seconds:.3g} s), over the "
-        f"memory budget of {_fmt_bytes(budget)}. About {fits} points fit: pass "
+        f"estimated at {format_bytes(cost.memory_bytes)} (about {cost.seconds:.3g} s), over the "
+        f"memory budget of {format_bytes(budget)}. About {fits} points fit: pass "
         f'approximation="landmarks:{fits}" (max-min landmarks, with a certified bound) or '
         '"auto", a larger memory_budget, or a smaller maxdim.'
     )
 
 
 def _warn_landmarks(
-    n: int, maxdim: int, exact: CostEstimate, budget: int, lm: Landmarks, rel: float
+    n: int, maxdim: int, exact: CostEstimate, budget: int, lm: Landmarks, rel: float, unit: int
 ) -> None:
     warnings.warn(
         TdaInterpWarning(
             f"The exact diagram of {n} points (maxdim={maxdim}) is estimated at "
-            f"{_fmt_bytes(exact.memory_bytes)}, over the memory budget of {_fmt_bytes(budget)}; "
-            f"computed it on {lm.n_landmarks} max-min landmarks instead (covering radius "
-            f"{lm.covering_radius:.4g}): bottleneck distance to the exact diagram <= "
-            f"{lm.bottleneck_bound:.4g} ({rel:.1%} of the diameter). Pass memory_budget=... to "
-            'change the budget, or approximation="exact" to refuse.',
+            f"{format_bytes(exact.memory_bytes)}, over the memory budget of "
+            f"{format_bytes(budget)}; computed it on {lm.n_landmarks} max-min landmarks instead "
+            f"(covering radius {math.ldexp(lm.covering_radius, unit):.4g}): bottleneck distance "
+            f"to the exact diagram <= {math.ldexp(lm.bottleneck_bound, unit):.4g} ({rel:.1%} of "
+            "the diameter). Pass memory_budget=... to change the budget, or "
+            'approximation="exact" to refuse.',
             kind="auto-landmarks",
+        ),
+        stacklevel=4,
+    )
+
+
+def _warn_near_budget(cost: CostEstimate, budget: int, maxdim: int) -> None:
+    n = cost.detail["n_points"]
+    if _enforceable():
+        then = (
+            "It runs in a child process limited to the budget, so a wrong estimate ends in "
+            "HomologyError, not in exhausted memory"
+        )
+    else:
+        then = "The budget is enforced on Linux only: here a wrong estimate can exhaust memory"
+    warnings.warn(
+        TdaInterpWarning(
+            f"The diagram of {n} points (maxdim={maxdim}) is estimated at "
+            f"{format_bytes(cost.memory_bytes)}, {cost.memory_bytes / budget:.0%} of the memory "
+            f"budget of {format_bytes(budget)} (about {cost.seconds:.3g} s). {then}; pass "
+            'approximation="landmarks:N" with fewer points, or a larger memory_budget, to stay '
+            "clear of it.",
+            kind="near-memory-budget",
         ),
         stacklevel=4,
     )

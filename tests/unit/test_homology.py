@@ -32,12 +32,15 @@ HAS_GPH = "giotto-ph" in available_backends()
 
 
 def in_a_run(X: Cloud, view: str, place: str, **rips: Any) -> Diagram:
-    """Compute ``X`` as a run does: as a task that knows its place (errors start with it), its
-    warnings re-emitted once per kind, naming the place."""
+    """Compute ``X`` as a run with ``on_error="raise"`` does: as a task that knows its place
+    (errors start with it), its warnings re-emitted once per kind, naming the place."""
     out = run_task(RipsTask(X, view, RipsOptions(**rips), place=place))
     log = WarningLog()
     log.add(out.warnings, place)
     log.emit()
+    if out.failure is not None:
+        raise out.failure
+    assert out.diagram is not None
     return out.diagram
 
 

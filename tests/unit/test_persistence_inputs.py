@@ -25,13 +25,16 @@ WHERE = "checkpoint 'step_0700' layer 'blocks.3.mlp' view "
 
 
 def _in_a_run(X: Cloud, view: str = "raw", **rips: Any) -> Diagram:
-    """Compute ``X`` as a run does at checkpoint 'step_0700', layer 'blocks.3.mlp': errors
-    start with that place, and warnings, said once per kind, name it."""
+    """Compute ``X`` as a run with ``on_error="raise"`` does at checkpoint 'step_0700', layer
+    'blocks.3.mlp': errors start with that place, and warnings, said once per kind, name it."""
     place = WHERE + repr(view)
     out = run_task(RipsTask(X, view, RipsOptions(**rips), place=place))
     log = WarningLog()
     log.add(out.warnings, place)
     log.emit()
+    if out.failure is not None:
+        raise out.failure
+    assert out.diagram is not None
     return out.diagram
 
 
@@ -324,3 +327,74 @@ def test_pca_view_records_a_bound_that_holds(
         assert gudhi.bottleneck_distance(raw.finite(k), proj.finite(k)) <= bound + 1e-6
     centered = vietoris_rips(X, view="centered", backend="ripser")
     assert centered.provenance is not None and centered.provenance.pca_residual_bound is None
+
+
+# extreme magnitudes (issue 9, item 15): an exact power-of-two rescale, or an ActivationError
+
+
+@pytest.mark.parametrize("backend", ["gudhi", "ripser"])
+@pytest.mark.parametrize("k", [520, -530, 130, -140])
+def test_extreme_magnitudes_give_the_exactly_scaled_diagram(
+    noisy_circle: Cloud, backend: str, k: int
+) -> None:
+    # 2**520 ~ 3e156 (squared distances overflow float64), 2**-530 ~ 3e-160 (they underflow),
+    # 2**130 ~ 1e39 and 2**-140 ~ 7e-43: fine in float64, outside float32's normal range (ripser)
+    base = vietoris_rips(noisy_circle, backend=backend, maxdim=1)
+    big = vietoris_rips(np.ldexp(noisy_circle, k), backend=backend, maxdim=1)
+    assert np.isfinite(big.scale) and big.scale > 0
+    assert big.scale == np.ldexp(base.scale, k)
+    for a, b in zip(base.pairs, big.pairs, strict=True):
+        np.testing.assert_array_equal(np.ldexp(a, k), b)  # bit for bit, inf kept
+    # the same with a precomputed matrix, and with landmarks (their lengths scale too)
+    D = np.ldexp(distance_matrix(noisy_circle), k)
+    pre = vietoris_rips(D, metric="precomputed", backend=backend, maxdim=1)
+    for a, b in zip(base.pairs, pre.pairs, strict=True):
+        np.testing.assert_array_equal(np.ldexp(a, k), b)
+    lm0 = vietoris_rips(noisy_circle, backend=backend, approximation="landmarks:20")
+    lmk = vietoris_rips(np.ldexp(noisy_circle, k), backend=backend, approximation="landmarks:20")
+    c0, ck = lm0.provenance.certificate, lmk.provenance.certificate  # type: ignore[union-attr]
+    assert ck.bound == np.ldexp(c0.bound, k) and ck.bound_rel == c0.bound_rel  # type: ignore[arg-type]
+    assert ck.covering_radius == np.ldexp(c0.covering_radius, k)  # type: ignore[arg-type]
+    for a, b in zip(lm0.pairs, lmk.pairs, strict=True):
+        np.testing.assert_array_equal(np.ldexp(a, k), b)
+
+
+def test_ordinary_magnitudes_are_not_touched(noisy_circle: Cloud) -> None:
+    # 1e-15 and 1e15 lie inside [2**-64, 2**64]: computed as given, no rescale
+    for c in (1e-15, 1e15):
+        d = vietoris_rips(c * noisy_circle, backend="gudhi")
+        assert d.scale == float(distance_matrix(c * noisy_circle).max())
+
+
+def test_large_magnitudes_through_views_and_cosine(noisy_circle: Cloud) -> None:
+    X = np.c_[noisy_circle, np.zeros(len(noisy_circle))]
+    for view in ("centered", "pca2", "standardized"):
+        base = vietoris_rips(X + 1.0, view=view, backend="gudhi")
+        big = vietoris_rips(np.ldexp(X + 1.0, 600), view=view, backend="gudhi")
+        factor = 1.0 if view == "standardized" else 2.0**600
+        assert big.scale == pytest.approx(factor * base.scale, rel=1e-12)
+        for a, b in zip(base.pairs, big.pairs, strict=True):
+            np.testing.assert_allclose(b, factor * a, rtol=1e-9)
+    # cosine distances do not scale: the same diagram
+    base = vietoris_rips(X + 1.0, metric="cosine", backend="gudhi")
+    big = vietoris_rips(np.ldexp(X + 1.0, 600), metric="cosine", backend="gudhi")
+    for a, b in zip(base.pairs, big.pairs, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+def test_diameter_beyond_float64_is_an_activation_error() -> None:
+    X = np.array([[-1.5e308, 0.0], [1.5e308, 0.0], [0.0, 1e308]])
+    with pytest.raises(ActivationError, match="overflows float64"):
+        vietoris_rips(X, maxdim=0)
+
+
+def test_complex_input_is_an_activation_error() -> None:
+    Z = np.exp(1j * np.linspace(0, 6, 20))[:, None] * np.ones((1, 3))
+    with pytest.raises(ActivationError, match=r"complex values.*np\.c_\[X\.real, X\.imag\]"):
+        check_cloud(Z)
+    with pytest.raises(ActivationError, match="complex"):
+        vietoris_rips(Z)
+    with pytest.raises(ActivationError, match="complex"):
+        vietoris_rips(np.abs(Z[:, :1] - Z[:, :1].T) + 0j, metric="precomputed")
+    with pytest.raises(ActivationError, match="numeric point cloud"):
+        check_cloud([["a", "b"], ["c", "d"]])
