@@ -5,6 +5,7 @@ from tda_interp.store.codec import decode_result, encode_result
 from tda_interp.store.format import decode_component, encode_component, result_path
 from tda_interp.store.reader import (
     CheckpointRecord,
+    Failure,
     Result,
     Run,
     iter_results,
@@ -16,6 +17,7 @@ from tda_interp.store.writer import RunWriter, atomic_write_bytes
 
 __all__ = [
     "CheckpointRecord",
+    "Failure",
     "Result",
     "Run",
     "RunWriter",

@@ -11,6 +11,11 @@ Format version 2 (written since tda-interp 0.2)::
                             "significance": {"options", "seed", "thresholds"} or null,
                             and the caller's header fields}
 
+A computation that failed on a degenerate cloud is stored as a *failure*: a file with only a
+``record`` holding ``{"format_version": 2, "failed": {"error": class name, "message": text}}``
+and the header (:func:`encode_failure`; :func:`read_record` reads any record without the
+arrays).
+
 Format version 1 (tda-interp 0.1) had no ``format_version`` and kept an untyped
 ``diagram_meta`` dict in the record, significance calls inside it. :func:`decode_result` reads
 both; the rule for version 1 is :func:`provenance_from_v1` and :func:`significance_from_v1`, and
@@ -25,7 +30,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -38,9 +43,11 @@ __all__ = [
     "RESULT_FORMAT_VERSION",
     "DecodedResult",
     "decode_result",
+    "encode_failure",
     "encode_result",
     "jsonable",
     "provenance_from_v1",
+    "read_record",
     "significance_from_v1",
 ]
 
@@ -108,10 +115,39 @@ def encode_result(
         "provenance": None if diagram.provenance is None else diagram.provenance.to_dict(),
         "significance": calls,
     }
-    arrays["record"] = np.array(json.dumps(jsonable(record)))
+    return _npz(arrays, record)
+
+
+def encode_failure(error: BaseException, **header: Any) -> bytes:
+    """The bytes of a failure file: why the diagram could not be computed, and the header.
+
+    Examples
+    --------
+    >>> read_record(encode_failure(ValueError("constant cloud"), layer="fc"))["failed"]
+    {'error': 'ValueError', 'message': 'constant cloud'}
+    """
+    failed = {"error": type(error).__name__, "message": str(error)}
+    return _npz({}, {**header, "format_version": RESULT_FORMAT_VERSION, "failed": failed})
+
+
+def _npz(arrays: dict[str, np.ndarray], record: dict[str, Any]) -> bytes:
+    arrays = {**arrays, "record": np.array(json.dumps(jsonable(record)))}
     buf = io.BytesIO()
     np.savez(buf, **arrays)  # type: ignore[arg-type]
     return buf.getvalue()
+
+
+def read_record(source: str | Path | bytes) -> dict[str, Any]:
+    """The JSON record of a result or failure file, without reading its arrays (the zip
+    format checks the record's CRC)."""
+    with _opened(source) as fh, np.load(fh, allow_pickle=False) as npz:
+        return dict(json.loads(str(npz["record"])))
+
+
+def _opened(source: str | Path | bytes) -> IO[bytes]:
+    """A binary file object for ``source``, closed by its ``with`` block even when numpy fails
+    to read it (np.load leaks the handle it opened itself on a damaged zip)."""
+    return io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
 
 
 def decode_result(source: str | Path | bytes) -> DecodedResult:
@@ -122,14 +158,15 @@ def decode_result(source: str | Path | bytes) -> DecodedResult:
     OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile
         On a damaged or foreign file; callers say which file and what to do.
     """
-    data = io.BytesIO(source) if isinstance(source, bytes) else source
-    with np.load(data, allow_pickle=False) as npz:
+    with _opened(source) as fh, np.load(fh, allow_pickle=False) as npz:
         record = json.loads(str(npz["record"]))
         n_dims = sum(1 for k in npz.files if k.startswith("dgm_"))
         pairs = tuple(npz[f"dgm_{k}"] for k in range(n_dims))
         sig_p = [npz[f"sig_p_{k}"] for k in range(n_dims) if f"sig_p_{k}" in npz.files]
         sig_null = [npz[f"sig_null_{k}"] for k in range(n_dims) if f"sig_null_{k}" in npz.files]
     version = int(record.pop("format_version", 1))
+    if "failed" in record:
+        raise ValueError(f"a failed computation has no diagram: {record['failed']['message']}")
     scale, n_points = float(record.pop("scale")), int(record.pop("n_points"))
     if version == 1:
         meta = record.pop("diagram_meta", {}) or {}

@@ -11,6 +11,7 @@ with ``upgraded_from = 1`` (its old result files stay readable).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,7 +21,7 @@ from tda_interp.exceptions import RunDirError
 from tda_interp.options.legacy import upgrade_params
 from tda_interp.store.format import FORMAT_NAME, FORMAT_VERSION, MANIFEST
 
-__all__ = ["load_manifest", "params_diff"]
+__all__ = ["load_manifest", "params_diff", "params_digest"]
 
 
 def load_manifest(run_dir: str | Path) -> dict[str, Any]:
@@ -71,6 +72,19 @@ def load_manifest(run_dir: str | Path) -> dict[str, Any]:
     data.setdefault("checkpoints", [])
     data.setdefault("info", {})
     return data
+
+
+def params_digest(params: Mapping[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of ``params`` (stored in every result as
+    ``params_sha256``).
+
+    Examples
+    --------
+    >>> params_digest({"b": 1, "a": [2]}) == params_digest({"a": [2], "b": 1})
+    True
+    """
+    text = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def params_diff(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:

@@ -13,14 +13,15 @@ from typing import Any
 import pandas as pd
 
 from tda_interp.diagrams.diagram import Diagram
-from tda_interp.exceptions import ActivationError, ConfigError, RunDirError
+from tda_interp.exceptions import ActivationError, ConfigError, RunDirError, TdaInterpWarning
 from tda_interp.homology.significance import SignificanceResult
-from tda_interp.store.codec import decode_result
+from tda_interp.store.codec import decode_result, read_record
 from tda_interp.store.format import RESULTS, decode_component, result_path
-from tda_interp.store.manifest import load_manifest
+from tda_interp.store.manifest import load_manifest, params_digest
 
 __all__ = [
     "CheckpointRecord",
+    "Failure",
     "Result",
     "Run",
     "iter_results",
@@ -67,8 +68,51 @@ class Result:
     summary: list[dict[str, Any]]
 
 
-def _load(path: Path) -> Result:
+@dataclass(frozen=True)
+class Failure:
+    """A (checkpoint, layer, view) whose diagram could not be computed, and why.
+
+    Attributes
+    ----------
+    checkpoint, layer, view : str
+    step : int
+    error : str
+        The exception's class (``"ActivationError"``...).
+    message : str
+    """
+
+    checkpoint: str
+    step: int
+    layer: str
+    view: str
+    error: str
+    message: str
+
+
+_DAMAGED = (
+    OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile, ActivationError,
+    ConfigError,
+)  # fmt: skip
+
+
+def _load(path: Path, params_sha256: str | None = None) -> Result | Failure:
+    """One result file: its result or its failure. RunDirError if damaged, or computed with
+    parameters other than ``params_sha256`` (when given)."""
     try:
+        record = read_record(path)
+        if params_sha256 is not None and record.get("params_sha256", params_sha256) != (
+            params_sha256
+        ):
+            raise ValueError("it was computed with other parameters than the run's manifest")
+        if "failed" in record:
+            return Failure(
+                checkpoint=str(record["checkpoint"]),
+                step=int(record["step"]),
+                layer=str(record["layer"]),
+                view=str(record["view"]),
+                error=str(record["failed"]["error"]),
+                message=str(record["failed"]["message"]),
+            )
         decoded = decode_result(path)
         record = decoded.record
         return Result(
@@ -80,10 +124,7 @@ def _load(path: Path) -> Result:
             significance=decoded.significance,
             summary=list(record["summary"]),
         )
-    except (
-        OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile, ActivationError,
-        ConfigError,
-    ) as err:  # fmt: skip
+    except _DAMAGED as err:
         raise RunDirError(
             f"Result file {str(path)!r} is unreadable ({type(err).__name__}: {err}); delete it "
             "and rerun to recompute."
@@ -212,19 +253,43 @@ class Run:
                 f"No result for checkpoint {checkpoint!r}, layer {layer!r}, view {view!r} in "
                 f"{str(self.path)!r}; run `tda-interp run` to compute it."
             )
-        return _load(path)
+        found = _load(path, params_digest(self.params) if self.format_version >= 2 else None)
+        if isinstance(found, Failure):
+            raise RunDirError(
+                f"Checkpoint {checkpoint!r}, layer {layer!r}, view {view!r} has no diagram: its "
+                f"computation failed ({found.error}: {found.message})."
+            )
+        return found
 
     def diagram(self, checkpoint: str, layer: str, view: str) -> Diagram:
         """The stored diagram of one (checkpoint, layer, view); see :meth:`result`."""
         return self.result(checkpoint, layer, view).diagram
 
-    def results(self) -> Iterator[Result]:
-        """Every stored result, in checkpoint order, then layer and view order."""
+    def _all(self) -> list[Result | Failure]:
+        """Every readable result and failure; damaged files are left out with one warning."""
+        digest = params_digest(self.params) if self.format_version >= 2 else None
+        found: list[Result | Failure] = []
+        damaged: list[str] = []
+        for path in sorted(Path(self.path, RESULTS).glob("*/*/*.npz")):
+            try:
+                found.append(_load(path, digest))
+            except RunDirError as err:
+                damaged.append(f"{path.relative_to(self.path)} ({err.__cause__})")
+        if damaged:
+            shown = "; ".join(damaged[:3]) + ("; ..." if len(damaged) > 3 else "")
+            warnings.warn(
+                TdaInterpWarning(
+                    f"{len(damaged)} result file(s) of {str(self.path)!r} are unreadable or "
+                    f"were computed with other parameters and are left out: {shown}. Rerun the "
+                    "run to recompute them.",
+                    kind="damaged-results",
+                ),
+                stacklevel=3,
+            )
         layers, views = self.layers, self.views
         order = {c.label: i for i, c in enumerate(self.checkpoints)}
-        found = [_load(p) for p in sorted(Path(self.path, RESULTS).glob("*/*/*.npz"))]
 
-        def key(r: Result) -> tuple[int, int, int, int, str, str]:
+        def key(r: Result | Failure) -> tuple[int, int, int, int, str, str]:
             return (
                 order.get(r.checkpoint, len(order)),
                 r.step,
@@ -234,7 +299,20 @@ class Run:
                 r.view,
             )
 
-        yield from sorted(found, key=key)
+        return sorted(found, key=key)
+
+    def results(self) -> Iterator[Result]:
+        """Every stored result, in checkpoint order, then layer and view order.
+
+        A damaged result file (truncated, corrupt, or computed with other parameters) is left
+        out, with one :class:`~tda_interp.exceptions.TdaInterpWarning` naming it; rerunning the
+        run recomputes it.
+        """
+        yield from (r for r in self._all() if isinstance(r, Result))
+
+    def failures(self) -> list[Failure]:
+        """Every (checkpoint, layer, view) whose diagram could not be computed, and why."""
+        return [r for r in self._all() if isinstance(r, Failure)]
 
     def summaries(self) -> pd.DataFrame:
         """All summaries as a tidy DataFrame, one row per (checkpoint, layer, view, dim).
