@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -67,10 +69,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         outcome = run_from_config(
             config.with_progress(progress), run_dir=args.run_dir, overwrite=args.overwrite
         )
+    failed = f" ({outcome.failed} recorded as failures)" if outcome.failed else ""
     print(
-        f"Run {outcome.run_dir}: {outcome.computed} results computed, {outcome.skipped} already "
-        f"done ({len(outcome.checkpoints)} checkpoints x {len(outcome.layers)} layers x "
-        f"{len(outcome.views)} views) in {time.perf_counter() - t0:.1f} s."
+        f"Run {outcome.run_dir}: {outcome.computed} results computed{failed}, "
+        f"{outcome.skipped} already done ({len(outcome.checkpoints)} checkpoints x "
+        f"{len(outcome.layers)} layers x {len(outcome.views)} views) in "
+        f"{time.perf_counter() - t0:.1f} s."
     )
     if args.report:
         from tda_interp.reports import write_report
@@ -187,6 +191,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``tda-interp`` and ``python -m tda_interp``; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    received: list[int] = []
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt  # unwind like Ctrl-C: workers stopped, results kept
+
+    restore = None
+    if threading.current_thread() is threading.main_thread():
+        restore = signal.signal(signal.SIGTERM, on_sigterm)
     with warnings.catch_warnings(record=True) as caught:
         # every warning is printed below, once, as a line of its own (Python would hide the
         # DeprecationWarning that says how the keys of a 0.1 config moved)
@@ -196,10 +209,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         except TdaInterpError as err:
             print(f"tda-interp {args.command}: error: {err}", file=sys.stderr)
             return 2
+        except OSError as err:  # a full disk, a folder where a file was expected...
+            print(f"tda-interp {args.command}: error: {err}", file=sys.stderr)
+            return 2
         except KeyboardInterrupt:
-            print("interrupted; finished results are kept, rerun to resume", file=sys.stderr)
-            return 130
+            what = "terminated (SIGTERM)" if received else "interrupted"
+            print(f"{what}; finished results are kept, rerun to resume", file=sys.stderr)
+            return 128 + signal.SIGTERM if received else 130
         finally:
+            if restore is not None:
+                signal.signal(signal.SIGTERM, restore)
             for w in caught:
                 kind = (
                     "warning" if issubclass(w.category, TdaInterpWarning) else w.category.__name__

@@ -84,7 +84,7 @@ from tda_interp.options import (
 from tda_interp.options.legacy import ORIGINS, upgrade_config
 from tda_interp.options.run import ProgressCallback
 
-__all__ = ["RunConfig", "load_config", "resolve_factory"]
+__all__ = ["RunConfig", "call_factory", "load_config", "resolve_factory"]
 
 _TOP = ("title", "run_dir", "model", "inputs", "capture", "homology", "significance", "summary",
         "execution")  # fmt: skip
@@ -168,6 +168,17 @@ def load_config(path: str | Path) -> RunConfig:
         data = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
     except FileNotFoundError as err:
         raise ConfigError(f"Config file {str(cfg_path)!r} does not exist.") from err
+    except IsADirectoryError as err:
+        raise ConfigError(
+            f"Config path {str(cfg_path)!r} is a directory; pass the TOML file inside it."
+        ) from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"Config file {str(cfg_path)!r} is not UTF-8 text ({err.reason} at byte "
+            f"{err.start}); save it as UTF-8."
+        ) from err
+    except OSError as err:
+        raise ConfigError(f"Cannot read the config file {str(cfg_path)!r}: {err}.") from err
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{cfg_path}: not valid TOML: {err}.") from err
     _unknown(data, _TOP, "the top level", cfg_path)
@@ -265,6 +276,40 @@ def _views(value: Any, base: Path, path: Path) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def _where(err: BaseException) -> str:
+    """`` (file.py, line 3)`` for the innermost frame of the user's code, if known."""
+    if isinstance(err, SyntaxError):  # its message names the file and line already
+        return ""
+    tb = err.__traceback__
+    last = None
+    while tb is not None:
+        if "tda_interp" not in tb.tb_frame.f_code.co_filename.replace("\\", "/").split("/"):
+            last = tb
+        tb = tb.tb_next
+    if last is None:
+        return ""
+    return f" ({last.tb_frame.f_code.co_filename}, line {last.tb_lineno})"
+
+
+def call_factory(spec: str, *, base_dir: Path | None = None, what: str = "factory") -> Any:
+    """Import and call a factory; an exception it raises becomes a :class:`ConfigError`
+    naming the factory and the line that raised.
+
+    Examples
+    --------
+    >>> call_factory("tda_interp.demo.modular:probe_inputs").shape
+    torch.Size([59, 2])
+    """
+    func = resolve_factory(spec, base_dir=base_dir)
+    try:
+        return func()
+    except Exception as err:
+        raise ConfigError(
+            f"The {what} {spec!r} raised {type(err).__name__}: {err}{_where(err)}; fix it so "
+            "that it runs with no arguments."
+        ) from err
+
+
 def resolve_factory(spec: str, *, base_dir: Path | None = None) -> Callable[..., Any]:
     """Import ``"package.module:function"`` or ``"file.py:function"``.
 
@@ -300,6 +345,13 @@ def resolve_factory(spec: str, *, base_dir: Path | None = None) -> Callable[...,
         raise ConfigError(
             f"Factory {spec!r}: cannot import {module_part!r} ({err}); is the package installed "
             "in this environment, or should it be a path like 'models.py:make_model'?"
+        ) from err
+    except ConfigError:
+        raise
+    except Exception as err:  # a SyntaxError, NameError... in the user's module
+        raise ConfigError(
+            f"Factory {spec!r}: importing {module_part!r} failed with {type(err).__name__}: "
+            f"{err}{_where(err)}; fix the module."
         ) from err
     func = getattr(module, attr, None)
     if not callable(func):

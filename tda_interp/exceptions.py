@@ -11,6 +11,7 @@ working::
     ├── ActivationError (ValueError)        activations of the wrong shape, NaN/Inf, too few points
     ├── CheckpointError (RuntimeError)      a checkpoint file is missing, unreadable or mismatched
     ├── HomologyError (RuntimeError)        a persistence backend failed or is unavailable
+    ├── ExecutionError (RuntimeError)       an executor lost its workers or its scheduler
     └── RunDirError (RuntimeError)          a run directory is missing, corrupt or incompatible
 
     TdaInterpWarning (UserWarning)          odd but legal input
@@ -30,6 +31,7 @@ __all__ = [
     "CaptureError",
     "CheckpointError",
     "ConfigError",
+    "ExecutionError",
     "HomologyError",
     "RunDirError",
     "SiteNotFoundError",
@@ -98,6 +100,10 @@ class CheckpointError(TdaInterpError, RuntimeError):
 
 class HomologyError(TdaInterpError, RuntimeError):
     """A persistence backend failed or is not installed."""
+
+
+class ExecutionError(TdaInterpError, RuntimeError):
+    """An executor lost its worker processes, its Dask workers or its scheduler."""
 
 
 class RunDirError(TdaInterpError, RuntimeError):

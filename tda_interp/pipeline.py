@@ -25,8 +25,8 @@ from typing import Any, TypeVar
 import numpy as np
 from torch import nn
 
-from tda_interp.config import RunConfig, resolve_factory
-from tda_interp.exceptions import ConfigError, TdaInterpError, with_context
+from tda_interp.config import RunConfig, call_factory
+from tda_interp.exceptions import ConfigError, TdaInterpError, TdaInterpWarning, with_context
 from tda_interp.execution import (
     DiagramCache,
     Executor,
@@ -76,7 +76,8 @@ OptionsT = TypeVar("OptionsT", bound=Options)
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """What a pipeline run did."""
+    """What a pipeline run did: results computed now (``failed`` of them recorded as
+    failures) and skipped (already on disk)."""
 
     run_dir: Path
     computed: int
@@ -84,6 +85,7 @@ class RunOutcome:
     checkpoints: tuple[str, ...]
     layers: tuple[str, ...]
     views: tuple[str, ...]
+    failed: int = 0
 
 
 def _given(value: OptionsT | None, cls: type[OptionsT], name: str) -> OptionsT:
@@ -240,6 +242,7 @@ def compute_results(
     cache: DiagramCache | None,
     log: WarningLog,
     on_result: Callable[[str, str], None] | None = None,
+    on_error: str = "record",
 ) -> int:
     """Compute the diagram (and calls) of every (cloud, view) in ``todo`` and write each to the
     run as soon as it exists; the one place where captured activations become results (used by
@@ -263,6 +266,8 @@ def compute_results(
         Receives the warnings of every result, with its place.
     on_result : callable, optional
         ``on_result(cloud, view)`` after each written result.
+    on_error : {"record", "raise"}, default "record"
+        A cloud that cannot give a diagram is recorded as a failure, or raises.
 
     Returns
     -------
@@ -274,18 +279,49 @@ def compute_results(
     for index, output in run_tasks(tasks, executor, cache):
         cloud, view = todo[index]
         log.add(output.warnings, places[index])
-        writer.write(
-            checkpoint,
-            cloud,
-            view,
-            output.diagram,
-            step=step,
-            significance=output.significance,
-            summary=plan.summary,
-        )
+        if output.diagram is None:
+            error = output.failure or RuntimeError("no diagram")
+            if on_error == "raise":
+                raise error
+            writer.write_failure(checkpoint, cloud, view, error, step=step)
+            log.add([_failed_warning(error)], places[index])
+        else:
+            writer.write(
+                checkpoint,
+                cloud,
+                view,
+                output.diagram,
+                step=step,
+                significance=output.significance,
+                summary=plan.summary,
+            )
         if on_result is not None:
             on_result(cloud, view)
     return len(tasks)
+
+
+def _note_recomputed(writer: RunWriter, log: WarningLog) -> None:
+    for path in writer.recomputed:
+        log.add(
+            [
+                TdaInterpWarning(
+                    "A result file was unreadable (truncated or corrupt) or computed with other "
+                    "parameters; it was recomputed and replaced.",
+                    kind="result-recomputed",
+                )
+            ],
+            str(path.relative_to(writer.run_dir)),
+        )
+    writer.recomputed.clear()
+
+
+def _failed_warning(error: BaseException) -> TdaInterpWarning:
+    reason = str(error).split(": ", 1)[-1]  # the place is listed with the warning
+    return TdaInterpWarning(
+        f"A diagram could not be computed and is recorded as a failure ({type(error).__name__}: "
+        f'{reason}); the run went on (on_error="record"; "raise" stops instead).',
+        kind=f"failed-{type(error).__name__}",
+    )
 
 
 def run_pipeline(
@@ -403,7 +439,10 @@ def run_pipeline(
                     work = plan.work(captured, clouds) * len(paths)
                     runner = stack.enter_context(
                         executor_scope(
-                            exec_opts.executor, n_tasks=total() - sum(done.values()), work=work
+                            exec_opts.executor,
+                            n_tasks=total() - sum(done.values()),
+                            work=work,
+                            stall_timeout=exec_opts.stall_timeout,
                         )
                     )
 
@@ -422,10 +461,13 @@ def run_pipeline(
                     cache=cache,
                     log=log,
                     on_result=on_result,
+                    on_error=exec_opts.on_error,
                 )
     except BaseException:
+        _note_recomputed(writer, log)
         log.emit_quietly(stacklevel=2)
         raise
+    _note_recomputed(writer, log)
     log.emit(stacklevel=2)
     return RunOutcome(
         run_dir=Path(run_dir),
@@ -434,6 +476,7 @@ def run_pipeline(
         checkpoints=tuple(labels),
         layers=tuple(c for layer in plan.layers for c in writer.clouds_of(layer)),
         views=plan.view_names,
+        failed=writer.n_failed,
     )
 
 
@@ -469,13 +512,13 @@ def run_from_config(
     target = run_dir if run_dir is not None else config.run_dir
     if target is None:
         raise ConfigError("No run directory: set run_dir in the config file or pass -o/--run-dir.")
-    model = resolve_factory(config.model_factory, base_dir=config.base_dir)()
+    model = call_factory(config.model_factory, base_dir=config.base_dir, what="model factory")
     if not isinstance(model, nn.Module):
         raise ConfigError(
             f"The model factory {config.model_factory!r} returned a "
             f"{type(model).__name__}, expected a torch.nn.Module."
         )
-    inputs = resolve_factory(config.inputs_factory, base_dir=config.base_dir)()
+    inputs = call_factory(config.inputs_factory, base_dir=config.base_dir, what="inputs factory")
     pattern = config.checkpoints
     if not os.path.isabs(pattern):
         pattern = str(config.base_dir / pattern)

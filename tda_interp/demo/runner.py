@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from tda_interp.config import load_config
 from tda_interp.demo.modular import train
+from tda_interp.exceptions import ConfigError
 from tda_interp.pipeline import ProgressCallback, RunOutcome, run_from_config
 
 __all__ = ["DEMO_CONFIG", "DemoResult", "run_demo"]
@@ -37,6 +39,31 @@ views = ["raw", "pc_pairs3"]
 [summary]
 long_bar = 0.25
 """
+
+
+#: Names of the checkpoints :func:`~tda_interp.demo.modular.train` writes.
+_CHECKPOINT = re.compile(r"step_\d+\.safetensors")
+#: What the demo writes in its output folder (anything else there is the user's).
+_OURS = ("checkpoints", "demo.toml", "run", "report.html")
+
+
+def _check_demo_folder(out: Path, config_path: Path) -> None:
+    """Refuse a folder holding anything but an earlier demo's output."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise ConfigError(f"Demo output {str(out)!r} is a file; choose a folder.")
+    entries = sorted(p.name for p in out.iterdir())
+    ours = config_path.is_file() and config_path.read_text(encoding="utf-8").startswith(
+        DEMO_CONFIG.splitlines()[0][:30]
+    )
+    foreign = [e for e in entries if not ours or e not in _OURS]
+    if foreign:
+        raise ConfigError(
+            f"Demo output folder {str(out)!r} is not empty and not an earlier demo's "
+            f"({', '.join(foreign[:5])}{' ...' if len(foreign) > 5 else ''}); the demo writes "
+            "checkpoints, a run and a report there: choose a new or empty folder."
+        )
 
 
 @dataclass(frozen=True)
@@ -78,12 +105,22 @@ def run_demo(
     from tda_interp.reports import write_report
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt_dir = out / "checkpoints"
-    for stale in ckpt_dir.glob("*.safetensors"):
-        stale.unlink()  # a demo rerun with other steps must not mix old checkpoints in
-    train(ckpt_dir, steps=steps, every=every, seed=seed, on_step=on_train)
     config_path = out / "demo.toml"
+    _check_demo_folder(out, config_path)
+    ckpt_dir = out / "checkpoints"
+    if ckpt_dir.is_dir():
+        for stale in ckpt_dir.iterdir():  # an earlier demo's: a rerun must not mix them in
+            if _CHECKPOINT.fullmatch(stale.name) and stale.is_file():
+                stale.unlink()
+        others = sorted(p.name for p in ckpt_dir.iterdir())
+        if others:
+            raise ConfigError(
+                f"{str(ckpt_dir)!r} holds files the demo did not write ({', '.join(others[:5])}"
+                f"{' ...' if len(others) > 5 else ''}), which its run would read as checkpoints; "
+                "move them, or choose another output folder."
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    train(ckpt_dir, steps=steps, every=every, seed=seed, on_step=on_train)
     config_path.write_text(DEMO_CONFIG.format(config_name=config_path.name), encoding="utf-8")
     # fresh weights under the same labels: discard any earlier demo's results
     config = load_config(config_path).with_progress(progress)

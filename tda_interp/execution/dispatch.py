@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from tda_interp.exceptions import TdaInterpWarning
 from tda_interp.execution.cache import DiagramCache, default_cache_dir
 from tda_interp.execution.executors import Executor
 from tda_interp.execution.tasks import RipsTask, TaskOutput, run_task, task_key
@@ -32,7 +34,8 @@ def run_tasks(
 
     A fresh output goes into the cache only when the consumer asks for the next one, i.e.
     after it has handled (written) this one: a result is written before any cache, and a
-    consumer that fails leaves no cache entry for what it did not write.
+    consumer that fails leaves no cache entry for what it did not write. A cache that cannot be
+    written is a warning, once; failures (``output.failure``) are never cached.
 
     Examples
     --------
@@ -53,8 +56,22 @@ def run_tasks(
             yield index, TaskOutput(diagram=hit[0], significance=hit[1], cached=True)
     if not misses:
         return
+    broken: OSError | None = None
     for j, output in executor.imap(run_task, [tasks[i] for i in misses]):
         index = misses[j]
         yield index, output
-        if cache is not None:
-            cache.put(keys[index], output.diagram, output.significance)
+        if cache is not None and output.diagram is not None and broken is None:
+            try:
+                cache.put(keys[index], output.diagram, output.significance)
+            except OSError as err:  # a full disk or a file in the way: results matter, not it
+                broken = err
+                warnings.warn(
+                    TdaInterpWarning(
+                        f"The diagram cache at {str(cache.directory)!r} cannot be written "
+                        f"({err}); results are written, but nothing more is cached this run. "
+                        "Free space, point [execution] cache at another folder, or set it to "
+                        "false.",
+                        kind="cache-failed",
+                    ),
+                    stacklevel=2,
+                )

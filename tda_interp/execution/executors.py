@@ -8,16 +8,27 @@ executors.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
 import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    CancelledError,
+    Future,
+    ProcessPoolExecutor,
+    wait,
+)
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
-from tda_interp.exceptions import ConfigError
+from tda_interp.exceptions import ConfigError, ExecutionError
 from tda_interp.options.run import parse_executor
 
 __all__ = [
@@ -25,6 +36,7 @@ __all__ = [
     "Executor",
     "ProcessExecutor",
     "SerialExecutor",
+    "die_with_parent",
     "executor_scope",
     "make_executor",
 ]
@@ -43,6 +55,29 @@ class Executor(Protocol):
     def close(self) -> None:
         """Release workers (a no-op where there are none)."""
         ...
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Make this worker process end when its parent does, however the parent ends.
+
+    On Linux the kernel sends SIGKILL when the parent dies (``prctl(PR_SET_PDEATHSIG)``); a
+    daemon thread also watches the parent's pid, everywhere, so no worker outlives a killed
+    run, holding memory and its stdout open.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent_pid:  # the parent died before this line
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="tda-interp-parent-watch", daemon=True).start()
 
 
 class _Closing:
@@ -118,7 +153,12 @@ class ProcessExecutor(_Closing):
             # usual fork hazard. Elsewhere: spawn (macOS and Windows scripts need the guard).
             method = "fork" if sys.platform.startswith("linux") else "spawn"
             ctx = multiprocessing.get_context(method)
-            self._pool = ProcessPoolExecutor(max_workers=self._workers(), mp_context=ctx)
+            self._pool = ProcessPoolExecutor(
+                max_workers=self._workers(),
+                mp_context=ctx,
+                initializer=die_with_parent,
+                initargs=(os.getpid(),),
+            )
         return self._pool
 
     def imap(self, func: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
@@ -149,6 +189,15 @@ class ProcessExecutor(_Closing):
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
+    def terminate(self) -> None:
+        """Stop the workers now, abandoning their tasks (on Ctrl-C or SIGTERM)."""
+        if self._pool is not None:
+            for process in list(getattr(self._pool, "_processes", {}).values()):
+                with contextlib.suppress(Exception):
+                    process.terminate()
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
     def __repr__(self) -> str:
         return f"ProcessExecutor(n_workers={self.n_workers})"
 
@@ -163,15 +212,28 @@ class DaskExecutor(_Closing):
         closed by :meth:`close` only if this executor created it.
     timeout : float, default 10
         Seconds to wait for the scheduler.
+    stall_timeout : float, default 300
+        Seconds the cluster may have no worker at all while tasks wait before the run gives up
+        with :class:`~tda_interp.exceptions.ExecutionError` (a cluster whose only worker died,
+        with no nanny to restart it, would otherwise wait for ever).
+
+    Notes
+    -----
+    A task whose worker dies is retried by the scheduler on another worker, a bounded number
+    of times (``distributed.scheduler.allowed-failures``, 3 by default); after that, and when
+    the scheduler itself is lost, the run ends with an ExecutionError that says so. Finished
+    results are kept: a rerun resumes.
     """
 
-    def __init__(self, address: Any, *, timeout: float = 10) -> None:
+    def __init__(self, address: Any, *, timeout: float = 10, stall_timeout: float = 300.0) -> None:
+        self.stall_timeout = float(stall_timeout)
         try:
             from distributed import Client
         except ImportError as err:  # pragma: no cover - depends on the environment
             raise ConfigError(
                 "The Dask executor needs the 'distributed' package: pip install 'tda-interp[dask]'."
             ) from err
+        self._address = repr(address) if isinstance(address, str) else "the client's scheduler"
         if isinstance(address, Client):
             self.client, self._owns = address, False
         else:
@@ -184,16 +246,68 @@ class DaskExecutor(_Closing):
                 ) from err
 
     def imap(self, func: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
-        from distributed import as_completed
+        from distributed import wait as wait_for
 
         futures = [self.client.submit(func, item, pure=False) for item in items]
         index = {fut.key: i for i, fut in enumerate(futures)}
+        pending = set(futures)
+        no_worker_since: float | None = None
         try:
-            for fut in as_completed(futures):
-                yield index[fut.key], fut.result()
+            while pending:
+                try:
+                    done, pending = wait_for(
+                        pending, timeout=min(1.0, self.stall_timeout), return_when="FIRST_COMPLETED"
+                    )
+                except TimeoutError:
+                    no_worker_since = self._check_workers(no_worker_since)
+                    continue
+                except (CancelledError, OSError) as err:
+                    raise self._lost(err) from err
+                no_worker_since = None
+                for fut in done:
+                    try:
+                        result = fut.result()
+                    except (CancelledError, OSError) as err:  # scheduler lost, connection closed
+                        raise self._lost(err) from err
+                    except Exception as err:
+                        if type(err).__name__ != "KilledWorker":
+                            raise  # the task's own error, with its class
+                        raise ExecutionError(
+                            f"A task was retried on {err} and every worker that ran it died "
+                            f"(out of memory?); finished results are kept. Give the Dask workers "
+                            "more memory, or lower the work per task, then rerun to resume."
+                        ) from err
+                    yield index[fut.key], result
         finally:
             for fut in futures:
                 fut.cancel()
+
+    def _check_workers(self, since: float | None) -> float | None:
+        """Give up when the cluster has had no worker for ``stall_timeout`` seconds."""
+        try:
+            n_workers = len(self.client.nthreads())
+        except (CancelledError, OSError) as err:
+            raise self._lost(err) from err
+        if n_workers:
+            return None
+        now = time.monotonic()
+        if since is None:
+            return now
+        if now - since > self.stall_timeout:
+            raise ExecutionError(
+                f"The Dask cluster at {self._address} has had no worker for "
+                f"{now - since:.0f} s while tasks wait (stall_timeout={self.stall_timeout:g}); "
+                "finished results are kept. Start workers (`dask worker ADDRESS`, with a nanny "
+                "to restart them), then rerun to resume."
+            )
+        return since
+
+    def _lost(self, err: BaseException) -> ExecutionError:
+        return ExecutionError(
+            f"The Dask scheduler at {self._address} stopped answering ({type(err).__name__}: "
+            f"{err}); finished results are kept: restart the scheduler and workers, then rerun "
+            "to resume."
+        )
 
     def close(self) -> None:
         if self._owns:
@@ -203,7 +317,9 @@ class DaskExecutor(_Closing):
         return f"DaskExecutor({self.client.scheduler_info().get('address')!r})"
 
 
-def make_executor(spec: str | Executor | None, *, n_tasks: int, work: float) -> Executor:
+def make_executor(
+    spec: str | Executor | None, *, n_tasks: int, work: float, stall_timeout: float = 300.0
+) -> Executor:
     """Turn an executor spec into an executor.
 
     Parameters
@@ -216,6 +332,8 @@ def make_executor(spec: str | Executor | None, *, n_tasks: int, work: float) -> 
         Number of tasks about to run.
     work : float
         Rough total work (sum of squared point counts), to decide ``"auto"``.
+    stall_timeout : float, default 300
+        For ``"dask:ADDRESS"``: see :class:`DaskExecutor`.
 
     Examples
     --------
@@ -235,16 +353,22 @@ def make_executor(spec: str | Executor | None, *, n_tasks: int, work: float) -> 
         return SerialExecutor()
     if kind == "processes":
         return ProcessExecutor(arg)
-    return DaskExecutor(arg)
+    return DaskExecutor(arg, stall_timeout=stall_timeout)
 
 
 @contextmanager
-def executor_scope(spec: str | Executor | None, *, n_tasks: int, work: float) -> Iterator[Executor]:
-    """:func:`make_executor` as a context: an executor made here is closed on exit (also on an
-    exception); an executor object passed in belongs to the caller and is left open."""
-    runner = make_executor(spec, n_tasks=n_tasks, work=work)
+def executor_scope(
+    spec: str | Executor | None, *, n_tasks: int, work: float, stall_timeout: float = 300.0
+) -> Iterator[Executor]:
+    """:func:`make_executor` as a context: an executor made here is closed on exit, its workers
+    stopped at once on an exception (Ctrl-C, SIGTERM); an executor object passed in belongs to
+    the caller and is left open."""
+    runner = make_executor(spec, n_tasks=n_tasks, work=work, stall_timeout=stall_timeout)
     try:
         yield runner
-    finally:
-        if runner is not spec:
-            runner.close()
+    except BaseException:
+        if runner is not spec:  # interrupted or failed: running tasks are abandoned
+            getattr(runner, "terminate", runner.close)()
+        raise
+    if runner is not spec:
+        runner.close()

@@ -20,7 +20,13 @@ from numpy.typing import NDArray
 
 from tda_interp._versions import library_versions
 from tda_interp.diagrams.diagram import Diagram
-from tda_interp.exceptions import TdaInterpError, TdaInterpWarning, with_context
+from tda_interp.exceptions import (
+    ActivationError,
+    HomologyError,
+    TdaInterpError,
+    TdaInterpWarning,
+    with_context,
+)
 from tda_interp.execution.warnlog import as_warning
 from tda_interp.homology.backends import resolve_backend
 from tda_interp.homology.persistence import check_input, compute_diagram
@@ -60,12 +66,19 @@ class RipsTask:
 @dataclass(frozen=True)
 class TaskOutput:
     """A task's diagram, its calls, and the warnings raised computing them (re-emitted by the
-    caller, with their class, once per kind: see :class:`~tda_interp.execution.WarningLog`)."""
+    caller, with their class, once per kind: see :class:`~tda_interp.execution.WarningLog`).
 
-    diagram: Diagram
+    When the cloud could not give a diagram (:class:`~tda_interp.exceptions.ActivationError`:
+    constant, too few points...; :class:`~tda_interp.exceptions.HomologyError`: over the
+    memory budget), ``diagram`` is None and ``failure`` holds the error, which names the
+    task's place.
+    """
+
+    diagram: Diagram | None
     significance: SignificanceResult | None = None
     warnings: tuple[Warning, ...] = ()
     cached: bool = False
+    failure: TdaInterpError | None = None
 
 
 def task_key(task: RipsTask) -> str:
@@ -107,17 +120,22 @@ def _portable(warning: Warning) -> Warning:
 def run_task(task: RipsTask) -> TaskOutput:
     """Compute a task's diagram, and its significance calls when asked (top-level and pure, so
     that worker processes can run it). The cloud is checked once, here; an error names the
-    task's ``place``."""
+    task's ``place``. A cloud that cannot give a diagram is returned as a ``failure``; other
+    errors (bad options) are raised."""
+    failure: TdaInterpError | None = None
+    diagram = calls = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             pts = check_input(task.points, task.rips)
             diagram = compute_diagram(pts, task.view, task.rips)
-            calls = None
             if task.significance is not None:
                 calls = compute_significance(
                     pts, task.view, task.rips, task.significance, diagram=diagram
                 )
+        except (ActivationError, HomologyError) as err:  # this cloud cannot give a diagram
+            failure = err if task.place is None else with_context(err, task.place)
+            diagram = calls = None
         except TdaInterpError as err:
             if task.place is None:
                 raise
@@ -126,4 +144,5 @@ def run_task(task: RipsTask) -> TaskOutput:
         diagram=diagram,
         significance=calls,
         warnings=tuple(_portable(as_warning(w.message)) for w in caught),
+        failure=failure,
     )

@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -86,6 +86,8 @@ class View:
     metric : str, optional
         The distance the view implies (``"abs_correlation"`` for ``"neurons"``); ``None``
         leaves the caller's metric.
+    source : str, optional
+        The file a ``project:`` view was read from (named in messages, not compared).
     """
 
     name: str
@@ -96,6 +98,12 @@ class View:
         default=None, compare=False, repr=False
     )
     metric: str | None = None
+    source: str | None = field(default=None, compare=False)
+
+    @property
+    def label(self) -> str:
+        """How messages name the view: its name, and the file it was read from."""
+        return self.name if self.source is None else f"{self.name} (from {self.source})"
 
 
 ViewLike = str | View
@@ -157,7 +165,7 @@ def parse_view(view: ViewLike, *, base_dir: Path | None = None) -> View:
     Examples
     --------
     >>> parse_view("pc3-4")
-    View(name='pc3-4', kind='pca', components=(2, 3), metric=None)
+    View(name='pc3-4', kind='pca', components=(2, 3), metric=None, source=None)
     """
     if isinstance(view, View):
         return view
@@ -173,7 +181,10 @@ def parse_view(view: ViewLike, *, base_dir: Path | None = None) -> View:
                 f"View {raw!r}: cannot read a projection matrix from {str(path)!r} ({err}); "
                 "save one with numpy.save(path, matrix)."
             ) from err
-        return projection_view(matrix)
+        try:
+            return replace(projection_view(matrix), source=str(path))
+        except ConfigError as err:
+            raise ConfigError(f"View {raw!r} ({str(path)!r}): {err}") from err
     text = raw.lower()
     if text in ("raw", "centered", "standardized"):
         return View(name=text, kind=text)  # type: ignore[arg-type]
@@ -295,8 +306,8 @@ def apply_view(X: ArrayLike, view: ViewLike) -> NDArray[np.float64]:
     if v.kind == "projection" and v.matrix is not None:
         if v.matrix.shape[0] != pts.shape[1]:
             raise ActivationError(
-                f"View {v.name!r} projects from {v.matrix.shape[0]} features, but the cloud has "
-                f"{pts.shape[1]}; build the matrix for this layer's width."
+                f"View {v.label!r} projects from {v.matrix.shape[0]} features, but the cloud "
+                f"has {pts.shape[1]}; build the matrix for this layer's width."
             )
         return pts @ v.matrix
     if v.kind == "callable" and v.func is not None:

@@ -227,15 +227,23 @@ def _read_file(path: Path) -> object:
                 f"Could not read safetensors checkpoint '{path}': {err}; the file may be "
                 f"truncated or not a safetensors file; {_SAVE_HINT}."
             ) from err
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if not head.startswith((b"PK", b"\x80")):  # neither torch's zip format nor a pickle
+        raise CheckpointError(
+            f"Checkpoint '{path}' is not a file written by torch.save (it starts with "
+            f"{head!r}{', like text' if head.isascii() else ''}); {_SAVE_HINT}."
+        )
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        first_line = (str(err).splitlines() or [""])[0][:200]
+        reason = (str(err).splitlines() or [""])[0][:200]
+        if "weights_only" in str(err):  # torch's advice to unpickle anything: not ours to give
+            reason = "it holds objects other than tensors"
         raise CheckpointError(
-            f"Could not load checkpoint '{path}' with torch.load(weights_only=True) "
-            f"({type(err).__name__}: {first_line}). It must "
-            "be a plain state_dict of tensors (arbitrary pickled objects are refused for "
-            f"safety); {_SAVE_HINT}."
+            f"Could not load checkpoint '{path}' ({type(err).__name__}: {reason}). It must be a "
+            "plain state_dict of tensors: arbitrary pickled objects are never unpickled, for "
+            f"safety; {_SAVE_HINT}."
         ) from err
 
 

@@ -311,7 +311,19 @@ class Capture(Mapping[str, np.ndarray]):
         self._calls_in_pass[site] = call + 1
         self._n_calls[site] += 1
         tensor = select_output(output, self._element, site=site, hook=self._hook_kind).detach()
-        if tensor.dtype != torch.float32:
+        if tensor.is_meta:
+            raise CaptureError(
+                f"Site {site!r} gave a meta tensor (shape {tuple(tensor.shape)}, no data): the "
+                "model's weights were never materialised; load them (e.g. load_state_dict with "
+                "assign=True, or build the model on a real device) before capturing."
+            )
+        if tensor.is_complex():
+            raise ActivationError(
+                f"Site {site!r} gave complex activations ({tensor.dtype}); distances between "
+                "complex points are not defined here: capture a real-valued site, or split "
+                "real and imaginary parts in the model."
+            )
+        if tensor.dtype != torch.float32:  # float16, bfloat16, float64, ints: float32 points
             tensor = tensor.float()
         mask = self._mask
         if tensor.ndim != 3 or not (

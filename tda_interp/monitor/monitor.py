@@ -312,7 +312,12 @@ class TopologyMonitor:
         clouds = plan.clouds(writer, label, todo, activations)
         work = plan.work(activations, clouds)
         try:
-            with executor_scope(self.execution.executor, n_tasks=len(clouds), work=work) as ex:
+            with executor_scope(
+                self.execution.executor,
+                n_tasks=len(clouds),
+                work=work,
+                stall_timeout=self.execution.stall_timeout,
+            ) as ex:
                 written = compute_results(
                     writer,
                     plan,
@@ -323,6 +328,7 @@ class TopologyMonitor:
                     executor=ex,
                     cache=open_cache(self.execution.cache),
                     log=self._log,
+                    on_error=self.execution.on_error,
                 )
         except BaseException:
             self._log.emit_quietly(stacklevel=2)

@@ -169,6 +169,14 @@ class ExecutionOptions(Options):
     progress : callable or None, default None
         ``progress(description, done, total)`` after each result (the command line draws a
         progress bar with it; ``-q`` turns it off).
+    stall_timeout : float, default 300
+        Seconds a Dask cluster may have no worker while tasks wait before the run ends with a
+        clear error (finished results are kept; rerun to resume).
+    on_error : {"record", "raise"}, default "record"
+        What a diagram that cannot be computed from its cloud (a dead layer's constant
+        activations, too few points, over the memory budget) does to a run: it is recorded as a
+        failure with its reason (readers and the report list it, a rerun does not retry it) and
+        the run goes on; or the run stops with the error.
 
     Examples
     --------
@@ -179,6 +187,8 @@ class ExecutionOptions(Options):
     executor: Any = "auto"
     cache: Any = True
     progress: ProgressCallback | None = None
+    stall_timeout: float = 300.0
+    on_error: Literal["record", "raise"] = "record"
 
     _constraints: ClassVar[dict[str, tuple[Any, ...]]] = {
         "executor": (
@@ -189,7 +199,11 @@ class ExecutionOptions(Options):
         ),
         "cache": (Check(_cache, "true, false, a folder or a DiagramCache"),),
         "progress": (Check(_callable, "a callable"), None),
+        "stall_timeout": (Interval(float, 0, None, closed="neither"),),
+        "on_error": (OneOf(("record", "raise")),),
     }
-    _not_params: ClassVar[frozenset[str]] = frozenset({"executor", "cache", "progress"})
+    _not_params: ClassVar[frozenset[str]] = frozenset(
+        {"executor", "cache", "progress", "stall_timeout", "on_error"}
+    )
     _toml_paths: ClassVar[frozenset[str]] = frozenset({"cache"})
     _python_only: ClassVar[frozenset[str]] = frozenset({"progress"})

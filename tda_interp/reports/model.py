@@ -49,11 +49,14 @@ class CheckpointInfo:
 
 @dataclass(frozen=True)
 class MissingResult:
-    """A (checkpoint, layer, view) the manifest asks for but the run directory lacks."""
+    """A (checkpoint, layer, view) the manifest asks for but the run directory has no diagram
+    of: not computed yet (``reason`` None), or failed (``reason``: the error, e.g. a dead
+    layer's constant activations)."""
 
     checkpoint: str
     layer: str
     view: str
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -240,7 +243,8 @@ class ReportData:
                 for e in self.diagrams
             ],
             "missing": [
-                {"checkpoint": m.checkpoint, "layer": m.layer, "view": m.view} for m in self.missing
+                {"checkpoint": m.checkpoint, "layer": m.layer, "view": m.view, "reason": m.reason}
+                for m in self.missing
             ],
         }
 
@@ -304,7 +308,12 @@ class ReportData:
                     for e in data["diagrams"]
                 ),
                 missing=tuple(
-                    MissingResult(checkpoint=m["checkpoint"], layer=m["layer"], view=m["view"])
+                    MissingResult(
+                        checkpoint=m["checkpoint"],
+                        layer=m["layer"],
+                        view=m["view"],
+                        reason=m.get("reason"),
+                    )
                     for m in data["missing"]
                 ),
             )
@@ -389,8 +398,9 @@ def build_report(run_dir: str | os.PathLike[str], *, title: str | None = None) -
     views = _merge(run.views, [r.view for r in results])
     by_key = {(r.checkpoint, r.layer, r.view): r for r in results}
 
+    failed = {(f.checkpoint, f.layer, f.view): f"{f.error}: {f.message}" for f in run.failures()}
     missing = tuple(
-        MissingResult(c.label, layer, view)
+        MissingResult(c.label, layer, view, failed.get((c.label, layer, view)))
         for c in ckpts
         for layer in layers
         for view in views

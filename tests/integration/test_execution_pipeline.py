@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from tda_interp.exceptions import ActivationError, TdaInterpWarning
+from tda_interp.exceptions import ActivationError, ConfigError, RunDirError, TdaInterpWarning
 from tda_interp.execution import DaskExecutor, tasks
 from tda_interp.options import (
     ExecutionOptions,
@@ -79,24 +79,69 @@ def test_worker_processes_store_the_same_results(
     assert _diagrams(tmp_path / "serial") == _diagrams(tmp_path / "par")
 
 
-def test_error_in_a_worker_keeps_its_class_and_names_the_place(
-    setup: tuple[list[Path], torch.Tensor], tmp_path: Path
-) -> None:
-    """A layer whose output is constant fails in the worker process that computes its diagram;
-    the error reaches the caller with its class, naming checkpoint, layer and view."""
-    _, inputs = setup
+def _dead_layer(tmp_path: Path) -> Path:
     state = _model(seed=1).state_dict()
     state["2.weight"] = torch.zeros_like(state["2.weight"])  # layer "2" gives its bias only
     dead = tmp_path / "step_5.pt"
     torch.save(state, dead)
+    return dead
+
+
+def test_a_degenerate_cloud_is_recorded_as_a_failure_and_the_run_goes_on(
+    setup: tuple[list[Path], torch.Tensor], tmp_path: Path
+) -> None:
+    """A layer whose output is constant cannot give a diagram: with the default
+    on_error="record" its failure, computed in a worker process, is stored with its reason,
+    the other results are written, a rerun does not retry it, and one warning says so."""
+    paths, inputs = setup
+    dead = _dead_layer(tmp_path)
+    with pytest.warns(TdaInterpWarning, match="recorded as a failure") as caught:
+        out = _run([paths[0], dead], inputs, tmp_path / "run", "processes:2", views=["raw"])
+    assert out.computed == 4 and out.failed == 1
+    [w] = [w for w in caught if "failure" in str(w.message)]
+    assert "[checkpoint 'step_5' layer '2' view 'raw']" in str(w.message)
+    run = Run(tmp_path / "run")
+    [failure] = run.failures()
+    assert (failure.checkpoint, failure.layer, failure.view) == ("step_5", "2", "raw")
+    assert failure.error == "ActivationError" and "All 60 points are identical" in failure.message
+    assert {(r.checkpoint, r.layer) for r in run.results()} == {
+        ("step_1", "0"), ("step_1", "2"), ("step_5", "0")
+    }  # fmt: skip
+    with pytest.raises(RunDirError, match="its computation failed"):
+        run.diagram("step_5", "2", "raw")
+    again = _run([paths[0], dead], inputs, tmp_path / "run", "processes:2", views=["raw"])
+    assert again.computed == 0
+
+
+def test_error_in_a_worker_keeps_its_class_and_names_the_place(
+    setup: tuple[list[Path], torch.Tensor], tmp_path: Path
+) -> None:
+    """With on_error="raise" the constant layer stops the run with its class, naming the
+    checkpoint, layer and view; an error raised inside a worker (a bad option found there)
+    keeps its class and place too, with the worker's traceback as its cause."""
+    _, inputs = setup
+    dead = _dead_layer(tmp_path)
     with pytest.raises(ActivationError) as info:
-        _run([dead], inputs, tmp_path / "run", "processes:2", views=["raw"])
+        run_pipeline(
+            _model(),
+            [dead],
+            inputs,
+            tmp_path / "run",
+            layers=LAYERS,
+            views=["raw"],
+            homology=HOMOLOGY,
+            execution=ExecutionOptions(executor="processes:2", cache=False, on_error="raise"),
+        )
     message = str(info.value)
     assert message.startswith("checkpoint 'step_5' layer '2' view 'raw': All 60 points are ")
     assert "identical" in message
+    sig = SignificanceOptions(method="subsample", subsample_size=500)  # more than 60 points
+    with pytest.raises(ConfigError) as info2:
+        _run([dead], inputs, tmp_path / "run2", "processes:2", views=["raw"], significance=sig)
+    assert str(info2.value).startswith("checkpoint 'step_5' layer '0' view 'raw': ")
     # raised in a worker: concurrent.futures attaches the worker's traceback as the cause
-    assert type(info.value.__cause__).__name__ == "_RemoteTraceback"
-    assert "run_task" in str(info.value.__cause__)
+    assert type(info2.value.__cause__).__name__ == "_RemoteTraceback"
+    assert "run_task" in str(info2.value.__cause__)
 
 
 def test_warnings_from_workers_are_said_once_with_the_count(

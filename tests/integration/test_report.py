@@ -12,7 +12,8 @@ import pytest
 from markupsafe import escape
 from plotly.offline import get_plotlyjs
 
-from tda_interp.exceptions import RunDirError
+from tda_interp.diagrams import Diagram
+from tda_interp.exceptions import ActivationError, RunDirError
 from tda_interp.homology import vietoris_rips
 from tda_interp.options import CaptureOptions, RipsOptions, SummaryOptions
 from tda_interp.plotting import plain_text
@@ -269,7 +270,8 @@ def test_json_round_trip(report: ReportData) -> None:
     assert "NaN" not in text and "Infinity" not in text
     assert data["layers"] == LAYERS
     assert [c["label"] for c in data["checkpoints"]] == CHECKPOINTS
-    assert data["missing"] == [dict(zip(["checkpoint", "layer", "view"], MISSING, strict=True))]
+    missing = dict(zip(["checkpoint", "layer", "view"], MISSING, strict=True))
+    assert data["missing"] == [missing | {"reason": None}]  # not computed yet
     back = ReportData.from_dict(data)
     assert back == report
     assert back.diagram("final", XSS_LAYER, "raw") == report.diagram("final", XSS_LAYER, "raw")
@@ -313,3 +315,18 @@ def test_approximate_barcodes_carry_their_bound(tmp_path: Path) -> None:
     assert f"approximate: within {bound:.1%} of the diameter" in page
     assert "no certified bound to the exact diagram (uniform subsample, or unknown)" in page
     assert page.count("approximate: within") == 1
+
+
+def test_a_failed_result_is_listed_with_its_reason(tmp_path: Path) -> None:
+    w = RunWriter(tmp_path, {"layers": ["fc"], "views": ["raw", "pc1-2"]})
+    w.add_checkpoint("step_0", 0)
+    d = Diagram(pairs=[[[0.0, np.inf], [0.0, 1.0]]], scale=2.0, n_points=2)
+    w.write("step_0", "fc", "raw", d, step=0)
+    w.write_failure("step_0", "fc", "pc1-2", ActivationError("All 9 points are identical."), step=0)
+    report = build_report(tmp_path)
+    [missing] = report.missing
+    assert missing.view == "pc1-2"
+    assert missing.reason == "ActivationError: All 9 points are identical."
+    page = render_html(report)
+    assert "ActivationError: All 9 points are identical." in page and "not retried" in page
+    assert ReportData.from_dict(json.loads(render_json(report))) == report

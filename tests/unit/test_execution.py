@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from pathlib import Path
 
@@ -70,14 +71,21 @@ def test_run_task_with_significance_equals_direct_computation() -> None:
     assert out.warnings == ()
 
 
-def test_task_error_starts_with_its_place() -> None:
+def test_task_failure_and_error_start_with_its_place() -> None:
+    """A cloud that cannot give a diagram comes back as a failure naming its place; a bad
+    option is raised, naming it too."""
     X = _circle()
     X[5] = np.nan
-    task = RipsTask(points=X, view="raw", place="checkpoint 'c1' layer 'fc' view 'raw'")
-    with pytest.raises(ActivationError, match=r"^checkpoint 'c1' layer 'fc' view 'raw': .*NaN"):
-        run_task(task)
-    with pytest.raises(ActivationError, match=r"^1 of 40 points contain NaN"):
-        run_task(RipsTask(points=X, view="raw"))
+    place = "checkpoint 'c1' layer 'fc' view 'raw'"
+    out = run_task(RipsTask(points=X, view="raw", place=place))
+    assert out.diagram is None and out.significance is None
+    assert isinstance(out.failure, ActivationError)
+    assert re.match(r"^checkpoint 'c1' layer 'fc' view 'raw': .*NaN", str(out.failure))
+    bare = run_task(RipsTask(points=X, view="raw")).failure
+    assert bare is not None and str(bare).startswith("1 of 40 points contain NaN")
+    sig = SignificanceOptions(method="subsample", subsample_size=500)  # more than 40 points
+    with pytest.raises(ConfigError, match=r"^checkpoint 'c1' layer 'fc' view 'raw': .*500"):
+        run_task(RipsTask(points=_circle(), view="raw", significance=sig, place=place))
 
 
 def test_task_key_depends_on_content_only() -> None:
