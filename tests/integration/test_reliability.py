@@ -331,3 +331,84 @@ def test_a_lost_dask_scheduler_is_a_clear_error() -> None:
     with pytest.raises(ExecutionError, match=r"stopped answering|has had no worker"):
         list(results)
     executor.close()
+
+
+# ---------------------------------------------------------------------- a full disk
+FULL_DISK_RUN = textwrap.dedent(
+    """
+    import sys
+    import torch
+    from tda_interp.cli import main
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 16), torch.nn.Tanh(), torch.nn.Linear(16, 8))
+    for step in range(6):
+        torch.save(net.state_dict(), f"{sys.argv[1]}/step_{step}.pt")
+    open(f"{sys.argv[1]}/models.py", "w").write(
+        "import torch\\n"
+        "def make_model():\\n"
+        "    return torch.nn.Sequential(torch.nn.Linear(3, 16), torch.nn.Tanh(),"
+        " torch.nn.Linear(16, 8))\\n"
+        "def inputs():\\n"
+        "    torch.manual_seed(1)\\n"
+        "    return torch.randn(300, 3)\\n"
+    )
+    open(f"{sys.argv[1]}/run.toml", "w").write(
+        '[model]\\nfactory = "models.py:make_model"\\ncheckpoints = "step_*.pt"\\n'
+        '[inputs]\\nfactory = "models.py:inputs"\\n[capture]\\nlayers = ["0", "1", "2"]\\n'
+        '[homology]\\nviews = ["raw", "pc1-2", "pca3"]\\n'
+        f'[execution]\\nexecutor = "serial"\\ncache = "{sys.argv[3]}"\\n'
+    )
+    sys.exit(main(["run", f"{sys.argv[1]}/run.toml", "-o", sys.argv[2], "-q"]))
+    """
+)
+
+
+def _tmpfs_run(tmp_path: Path, run_in_tmpfs: bool) -> subprocess.CompletedProcess[str]:
+    """Run a 54-result config with either the run directory or the diagram cache on a 64 kB
+    tmpfs, mounted in a private mount namespace (no root needed where user namespaces are)."""
+    small = tmp_path / "small"
+    small.mkdir()
+    script = tmp_path / "run.py"
+    script.write_text(FULL_DISK_RUN)
+    run_dir = small / "run" if run_in_tmpfs else tmp_path / "run"
+    cache = tmp_path / "cache" if run_in_tmpfs else small / "cache"
+    inner = (
+        f"mount -t tmpfs -o size=64k tmpfs {small} && "
+        f"{sys.executable} {script} {tmp_path} {run_dir} {cache}"
+    )
+    probe = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+         f"mount -t tmpfs -o size=64k tmpfs {small}"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if probe.returncode != 0:
+        from conftest import MACHINE_CANNOT
+
+        pytest.skip(f"{MACHINE_CANNOT}cannot mount a tmpfs here ({probe.stderr.strip()})")
+    return subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", inner],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mount namespaces (Linux)")
+def test_a_full_disk_under_the_run_is_one_line_and_keeps_whole_results(tmp_path: Path) -> None:
+    out = _tmpfs_run(tmp_path, run_in_tmpfs=True)
+    assert out.returncode == 2, out.stderr
+    assert "No space left on device" in out.stderr and "Traceback" not in out.stderr
+    # inside the namespace the tmpfs is gone; what matters: every result written was whole,
+    # which the atomic writes and the readers' checks guarantee (tested in test_store)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mount namespaces (Linux)")
+def test_a_full_disk_under_the_cache_is_a_warning_and_every_result_is_written(
+    tmp_path: Path,
+) -> None:
+    out = _tmpfs_run(tmp_path, run_in_tmpfs=False)
+    assert out.returncode == 0, out.stderr
+    assert "The diagram cache at" in out.stderr and "cannot be written" in out.stderr
+    from tda_interp.store import Run
+
+    assert len(list(Run(tmp_path / "run").results())) == 6 * 3 * 3
