@@ -70,11 +70,11 @@ class Certificate:
         ``bound`` over a certified lower bound of the cloud's diameter (conservative).
     convention : str
         The filtration and distance the bound is stated in.
-    n_landmarks, covering_radius, covering_bound, interleaving_bound : optional
-        With landmarks: their number, the covering radius ``eps``, ``2 eps`` and the
-        a-posteriori interleaving bound (None above 10,000 points). They describe the landmarks
-        against the points they were picked from, also after a subsample (where ``bound`` is
-        None).
+    n_landmarks, landmark_indices, covering_radius, covering_bound, interleaving_bound : optional
+        With landmarks: their number, their rows among the points they were picked from (after
+        any subsample and view), the covering radius ``eps``, ``2 eps`` and the a-posteriori
+        interleaving bound (None above 10,000 points). They describe the landmarks against the
+        points they were picked from, also after a subsample (where ``bound`` is None).
     truncated_at, enclosing_radius, n_truncated : optional
         With truncation: where the filtration stopped, the enclosing radius, and how many bars
         were alive there (they were given the death ``(truncated_at + enclosing_radius) / 2``).
@@ -85,6 +85,7 @@ class Certificate:
     bound_rel: float | None
     convention: str = field(default="", repr=False)
     n_landmarks: int | None = None
+    landmark_indices: tuple[int, ...] | None = field(default=None, repr=False)
     covering_radius: float | None = None
     covering_bound: float | None = None
     interleaving_bound: float | None = None
@@ -158,6 +159,8 @@ class Provenance:
         """JSON-safe nested dict (the form stored in run directories and the cache)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["certificate"] = dataclasses.asdict(self.certificate)
+        indices = self.certificate.landmark_indices
+        out["certificate"]["landmark_indices"] = None if indices is None else list(indices)
         for key in ("cost_estimate", "cost_estimate_exact"):
             value = out[key]
             out[key] = None if value is None else value.to_dict()
@@ -167,7 +170,10 @@ class Provenance:
     def from_dict(cls, data: Mapping[str, Any]) -> Provenance:
         """Inverse of :meth:`to_dict`."""
         values = dict(data)
-        values["certificate"] = Certificate(**values["certificate"])
+        cert = dict(values["certificate"])
+        if cert.get("landmark_indices") is not None:
+            cert["landmark_indices"] = tuple(int(i) for i in cert["landmark_indices"])
+        values["certificate"] = Certificate(**cert)
         for key in ("cost_estimate", "cost_estimate_exact"):
             if values.get(key) is not None:
                 values[key] = CostEstimate.from_dict(values[key])

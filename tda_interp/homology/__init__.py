@@ -32,6 +32,7 @@ from tda_interp.homology.persistence import (
 from tda_interp.homology.significance import (
     SignificanceResult,
     compute_significance,
+    run_level_calls,
     significance,
 )
 from tda_interp.homology.truncation import enclosing_radius, truncated_rips
@@ -77,6 +78,7 @@ __all__ = [
     "resolve_backend",
     "resolve_views",
     "rips_from_distances",
+    "run_level_calls",
     "significance",
     "truncated_rips",
     "vietoris_rips",

@@ -60,6 +60,7 @@ from __future__ import annotations
 import importlib
 import math
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -89,7 +90,7 @@ from tda_interp.homology.landmarks import (
     pca_residual_bound,
 )
 from tda_interp.homology.truncation import truncated_rips
-from tda_interp.homology.views import ViewLike, apply_view, parse_view
+from tda_interp.homology.views import View, ViewLike, apply_view, parse_view
 from tda_interp.options.homology import DEFAULT_MEMORY_BUDGET, RipsOptions
 
 __all__ = [
@@ -97,6 +98,7 @@ __all__ = [
     "check_cloud",
     "check_input",
     "compute_diagram",
+    "used_points",
     "uniform_subsample",
     "vietoris_rips",
 ]
@@ -323,6 +325,91 @@ def vietoris_rips(
     return compute_diagram(check_input(X, opts), view, opts)
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A checked input after the uniform subsample, the view and the exact rescaling."""
+
+    viewed: NDArray[np.float64]  # the viewed points (or distances), times 2**-unit
+    scaled: NDArray[np.float64]  # the subsampled input, times 2**-pre
+    metric: str
+    unit: int
+    pre: int
+    precomputed: bool
+    n_total: int
+    subsampled: bool
+
+
+def _prepare(pts: NDArray[np.float64], v: View, options: RipsOptions) -> _Prepared:
+    precomputed = options.metric == "precomputed"
+    if precomputed and v.kind != "raw":
+        raise ConfigError(
+            f'View {v.name!r} needs points, but metric="precomputed" gives distances; use '
+            'view="raw", or pass the points with their metric.'
+        )
+    approx = options.approximation
+    n_total = len(pts)
+    if approx.mode == "subsample" and n_total > int(approx.value or 0):
+        keep = uniform_subsample(np.arange(n_total), int(approx.value or 0), options.seed)
+        pts = pts[np.ix_(keep, keep)] if precomputed else pts[keep]
+    # Extreme magnitudes are computed at an exact power-of-two scale (see _scale_exponent):
+    # the view of pts / 2**pre (views of known degree), or viewed / 2**post (other views and
+    # distance matrices).
+    view_degree = _VIEW_DEGREE.get(v.kind)
+    pre = 0 if precomputed or view_degree is None else _scale_exponent(pts, points=True)
+    scaled = np.ldexp(pts, -pre) if pre else pts
+    viewed = scaled if precomputed else apply_view(scaled, v)
+    metric = v.metric or options.metric
+    # a view of known degree keeps the rescaled extent near 1; others are checked here
+    unchecked = view_degree is None or v.kind == "projection"  # a user's function or matrix
+    post = _scale_exponent(viewed, points=True) if unchecked and not pre else 0
+    if precomputed:
+        post = _scale_exponent(viewed, points=False)
+    if post:
+        viewed = np.ldexp(viewed, -post)
+    # lengths computed from `viewed` times 2**unit are lengths of the view of `pts`
+    metric_degree = 1 if precomputed or metric == "euclidean" else 0
+    return _Prepared(
+        viewed=viewed,
+        scaled=scaled,
+        metric=str(metric),
+        unit=metric_degree * (post + pre * (view_degree or 0)),
+        pre=pre,
+        precomputed=precomputed,
+        n_total=n_total,
+        subsampled=len(pts) < n_total,
+    )
+
+
+def used_points(
+    pts: NDArray[np.float64], view: ViewLike, options: RipsOptions, diagram: Diagram
+) -> tuple[NDArray[np.float64], str, float]:
+    """The points (or distances) ``diagram``'s filtration was built on, again.
+
+    ``pts`` is the checked input the diagram was computed from with ``view`` and ``options``;
+    the same subsample, view and rescaling are applied, and the landmarks its certificate
+    records are taken.
+
+    Returns
+    -------
+    used : ndarray of shape (n_used, k), or (n_used, n_used) with metric "precomputed"
+    metric : str
+    unit : float
+        Lengths measured on ``used`` times ``unit`` are lengths of the diagram.
+    """
+    prep = _prepare(pts, parse_view(view), options)
+    used = prep.viewed
+    cert = None if diagram.provenance is None else diagram.provenance.certificate
+    if cert is not None and cert.landmark_indices is not None:
+        idx = np.asarray(cert.landmark_indices, dtype=np.intp)
+        used = used[np.ix_(idx, idx)] if prep.precomputed else used[idx]
+    if len(used) != diagram.n_points:
+        raise ConfigError(
+            f"The diagram was computed from {diagram.n_points} points, but these options and "
+            f"this view give {len(used)}; pass the cloud and options it came from."
+        )
+    return used, ("precomputed" if prep.precomputed else prep.metric), math.ldexp(1.0, prep.unit)
+
+
 def compute_diagram(pts: NDArray[np.float64], view: ViewLike, options: RipsOptions) -> Diagram:
     """The diagram of an input already checked by :func:`check_input` (the layer below
     :func:`vietoris_rips`; runs, tasks and significance tests call it directly).
@@ -343,36 +430,10 @@ def compute_diagram(pts: NDArray[np.float64], view: ViewLike, options: RipsOptio
     rescaling of extreme magnitudes, are described in the module docstring.
     """
     v = parse_view(view)
-    precomputed = options.metric == "precomputed"
-    if precomputed and v.kind != "raw":
-        raise ConfigError(
-            f'View {v.name!r} needs points, but metric="precomputed" gives distances; use '
-            'view="raw", or pass the points with their metric.'
-        )
-    approx = options.approximation
-    n_total = len(pts)
-    if approx.mode == "subsample" and n_total > int(approx.value or 0):
-        keep = uniform_subsample(np.arange(n_total), int(approx.value or 0), options.seed)
-        pts = pts[np.ix_(keep, keep)] if precomputed else pts[keep]
-    subsampled = len(pts) < n_total
-    # Extreme magnitudes are computed at an exact power-of-two scale (see _scale_exponent):
-    # the view of pts / 2**pre (views of known degree), or viewed / 2**post (other views and
-    # distance matrices).
-    view_degree = _VIEW_DEGREE.get(v.kind)
-    pre = 0 if precomputed or view_degree is None else _scale_exponent(pts, points=True)
-    scaled = np.ldexp(pts, -pre) if pre else pts
-    viewed = scaled if precomputed else apply_view(scaled, v)
-    metric = v.metric or options.metric
-    # a view of known degree keeps the rescaled extent near 1; others are checked here
-    unchecked = view_degree is None or v.kind == "projection"  # a user's function or matrix
-    post = _scale_exponent(viewed, points=True) if unchecked and not pre else 0
-    if precomputed:
-        post = _scale_exponent(viewed, points=False)
-    if post:
-        viewed = np.ldexp(viewed, -post)
-    # lengths computed from `viewed` times 2**unit are lengths of the view of `pts`
-    metric_degree = 1 if precomputed or metric == "euclidean" else 0
-    unit = metric_degree * (post + pre * (view_degree or 0))
+    prep = _prepare(pts, v, options)
+    precomputed, approx, metric = prep.precomputed, options.approximation, prep.metric
+    viewed, unit, scaled, pre = prep.viewed, prep.unit, prep.scaled, prep.pre
+    n_total, subsampled = prep.n_total, prep.subsampled
     n_view = len(viewed)
     n_feat = None if precomputed else int(viewed.shape[1])
     maxdim, budget = options.maxdim, options.memory_budget
@@ -507,6 +568,7 @@ def compute_diagram(pts: NDArray[np.float64], view: ViewLike, options: RipsOptio
             bound_rel=None if subsampled else (0.0 if bound == 0.0 else bound / diam_lo),
             convention=BOUND_CONVENTION,
             n_landmarks=lm.n_landmarks,
+            landmark_indices=tuple(int(i) for i in lm.indices),
             covering_radius=length(lm.covering_radius),
             covering_bound=length(lm.covering_bound),
             interleaving_bound=(

@@ -5,10 +5,12 @@ Format version 2 (written since tda-interp 0.2)::
 
     dgm_0 .. dgm_<maxdim>   float64 (n_bars, 2): (birth, death), infinite deaths as inf
     sig_p_<k>, sig_null_<k> float64: p-values aligned with dgm_<k>, null statistics
-                            (only when the result has significance calls)
+    sig_calls_<k>           bool: the calls aligned with dgm_<k>
+                            (the three only when the result has significance calls)
     record                  JSON string: {"format_version": 2, "scale", "n_points",
                             "provenance": Provenance.to_dict() or null,
-                            "significance": {"options", "seed", "thresholds"} or null,
+                            "significance": {"options", "seed", "thresholds",
+                            "normalisation", "widened_by", "undecided"} or null,
                             and the caller's header fields}
 
 A computation that failed on a degenerate cloud is stored as a *failure*: a file with only a
@@ -102,10 +104,14 @@ def encode_result(
         for k in range(diagram.maxdim + 1):
             arrays[f"sig_p_{k}"] = np.asarray(significance.p_values[k], dtype=np.float64)
             arrays[f"sig_null_{k}"] = np.asarray(significance.null_statistics[k], dtype=np.float64)
+            arrays[f"sig_calls_{k}"] = np.asarray(significance.significant[k], dtype=np.bool_)
         calls = {
             "options": significance.options.to_dict(),
             "seed": significance.seed,
             "thresholds": list(significance.thresholds),
+            "normalisation": list(significance.normalisation),
+            "widened_by": significance.widened_by,
+            "undecided": list(significance.undecided),
         }
     record = {
         **header,
@@ -164,6 +170,7 @@ def decode_result(source: str | Path | bytes) -> DecodedResult:
         pairs = tuple(npz[f"dgm_{k}"] for k in range(n_dims))
         sig_p = [npz[f"sig_p_{k}"] for k in range(n_dims) if f"sig_p_{k}" in npz.files]
         sig_null = [npz[f"sig_null_{k}"] for k in range(n_dims) if f"sig_null_{k}" in npz.files]
+        sig_calls = [npz[f"sig_calls_{k}"] for k in range(n_dims) if f"sig_calls_{k}" in npz.files]
     version = int(record.pop("format_version", 1))
     if "failed" in record:
         raise ValueError(f"a failed computation has no diagram: {record['failed']['message']}")
@@ -192,7 +199,16 @@ def decode_result(source: str | Path | bytes) -> DecodedResult:
     if calls is not None:
         options = SignificanceOptions.from_dict(calls["options"])
         significance = _significance(
-            diagram, options, int(calls["seed"]), calls["thresholds"], sig_p, sig_null
+            diagram,
+            options,
+            int(calls["seed"]),
+            calls["thresholds"],
+            sig_p,
+            sig_null,
+            sig_calls or None,
+            normalisation=tuple(str(v) for v in calls.get("normalisation", ())),
+            widened_by=float(calls.get("widened_by", 0.0)),
+            undecided=tuple(int(v) for v in calls.get("undecided", ())),
         )
     return DecodedResult(diagram, significance, record, format_version=version)
 
@@ -204,13 +220,23 @@ def _significance(
     thresholds: list[Any],
     p_values: list[np.ndarray],
     null: list[np.ndarray],
+    stored_calls: list[np.ndarray] | None = None,
+    *,
+    normalisation: tuple[str, ...] = (),
+    widened_by: float = 0.0,
+    undecided: tuple[int, ...] = (),
 ) -> SignificanceResult:
     if len(p_values) != diagram.maxdim + 1 or any(
         len(p) != len(bars) for p, bars in zip(p_values, diagram.pairs, strict=True)
     ):
         raise ValueError("the significance p-values do not match the bars of the diagram")
     p = tuple(np.asarray(v, dtype=np.float64) for v in p_values)
-    calls = tuple(np.asarray(v <= options.alpha) for v in p)  # NaN (infinite bars): False
+    if stored_calls is not None:
+        if [len(c) for c in stored_calls] != [len(v) for v in p]:
+            raise ValueError("the significance calls do not match the bars of the diagram")
+        calls = tuple(np.asarray(c, dtype=np.bool_) for c in stored_calls)
+    else:  # tda-interp 0.1 kept p-values only, and called p <= alpha
+        calls = tuple(np.asarray(v <= options.alpha) for v in p)  # NaN (infinite bars): False
     stats = tuple(np.asarray(v, dtype=np.float64) for v in null) or tuple(np.empty(0) for _ in p)
     for arr in (*p, *calls, *stats):
         arr.setflags(write=False)
@@ -222,6 +248,9 @@ def _significance(
         p_values=p,
         significant=calls,
         null_statistics=stats,
+        normalisation=normalisation,
+        widened_by=widened_by,
+        undecided=undecided,
     )
 
 

@@ -158,9 +158,7 @@ def test_upgrade_params_of_the_v1_fixture() -> None:
     assert new["homology"]["approximation"] == "subsample:1000"
     assert new["homology"]["backend"] == "ripser"
     assert new["capture"]["output_index"] is None and new["capture"]["nonfinite"] == "raise"
-    assert new["significance"] == {
-        "method": "gaussian", "n_null": 19, "alpha": 0.05, "subsample_size": None
-    }  # fmt: skip
+    assert new["significance"] == {"method": "gaussian", "n_null": 19, "alpha": 0.05}
     assert new["summary"] == {"long_bar": 0.25}
     assert new["inputs"] == manifest["params"]["inputs"]
 

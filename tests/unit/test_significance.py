@@ -7,6 +7,9 @@ Ground truths used here:
   200 independent Gaussian clouds (test_false_positive_rate_on_gaussian_clouds);
 * a noisy circle has one loop, a flat torus two loops and one void, a sphere one void and no
   loop (each checked for exactly that many significant bars).
+
+The default ``"universal"`` method is tested in tests/unit/test_universal.py and on shapes in
+tests/integration/test_significance_truth.py; here ``method="gaussian"`` is named each time.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from tda_interp.exceptions import ActivationError, ConfigError, TdaInterpWarning
 from tda_interp.homology import vietoris_rips
 from tda_interp.homology.significance import (
     FRAME_COLUMNS,
+    MIN_REL_LIFETIME,
+    SPARSE_NULL,
     SignificanceResult,
     matched_gaussian_clouds,
     monte_carlo_p_values,
@@ -166,7 +171,9 @@ def test_false_positive_rate_on_gaussian_clouds() -> None:
             for run in range(seeds):
                 rng = np.random.default_rng([d, shape == "anisotropic", run])
                 X = (rng.normal(size=(n_points, d)) * sd) @ mix + 3.0
-                res = significance(X, alpha=alpha, n_null=n_null, seed=1000 + run)
+                res = significance(
+                    X, method="gaussian", alpha=alpha, n_null=n_null, seed=1000 + run
+                )
                 p_values[key].append(_family_p_value(res, 1))
     all_p = np.concatenate(list(p_values.values()))
     n_runs = len(all_p)
@@ -185,7 +192,7 @@ def test_false_positive_rate_on_gaussian_clouds() -> None:
 @pytest.mark.parametrize("seed", [0, 1])
 def test_circle_in_64_dims_has_exactly_one_significant_loop(seed: int) -> None:
     X = _circle_in(64, seed=seed)
-    res = significance(X, maxdim=1, seed=seed)
+    res = significance(X, method="gaussian", n_null=19, maxdim=1, seed=seed)
     assert res.n_significant[1] == 1
     (sig,) = np.flatnonzero(res.significant[1])
     life = res.diagram[1][:, 1] - res.diagram[1][:, 0]
@@ -197,18 +204,28 @@ def test_circle_in_64_dims_has_exactly_one_significant_loop(seed: int) -> None:
 
 @pytest.mark.slow
 def test_flat_torus_has_two_significant_loops_and_one_void() -> None:
-    res = significance(_flat_torus(14), maxdim=2)
+    res = significance(_flat_torus(14), method="gaussian", n_null=19, maxdim=2)
     assert res.n_significant[1:] == (2, 1)
 
 
 @pytest.mark.slow
 def test_sphere_has_one_significant_void_and_no_loop() -> None:
-    res = significance(_fibonacci_sphere(200), maxdim=2)
+    res = significance(_fibonacci_sphere(200), method="gaussian", n_null=19, maxdim=2)
     assert res.n_significant[1:] == (0, 1)
 
 
+@pytest.mark.parametrize("n", [30, 60, 100])
+def test_a_sparse_null_needs_the_absolute_criterion(n: int) -> None:
+    """A planar circle's H2 specks beat Gaussian null clouds that mostly have no H2 bar; they
+    are not features (issue 10: 20 such calls before the criterion)."""
+    res = significance(_circle_in(2, n=n, seed=1), method="gaussian", n_null=19, maxdim=2)
+    assert res.n_significant[1:] == (1, 0)
+    assert (res.null_statistics[2] > 0).mean() < SPARSE_NULL
+    assert res.thresholds[2] >= MIN_REL_LIFETIME
+
+
 def test_two_clusters_give_one_significant_finite_h0_bar(two_blobs: np.ndarray) -> None:
-    res = significance(two_blobs, maxdim=0)
+    res = significance(two_blobs, method="gaussian", n_null=19, maxdim=0)
     assert res.n_significant == (1,)
     inf = np.isinf(res.diagram[0][:, 1])
     assert inf.sum() == 1
@@ -242,9 +259,9 @@ def test_subsample_null_statistics_are_twice_the_bottleneck_distance() -> None:
 
 def test_deterministic_by_seed_and_reuses_a_given_diagram() -> None:
     X = _circle_in(16, n=50, seed=5)
-    a = significance(X, seed=3)
-    b = significance(X, seed=3, diagram=vietoris_rips(X, maxdim=1))
-    c = significance(X, seed=4)
+    a = significance(X, method="gaussian", seed=3)
+    b = significance(X, seed=3, method="gaussian", diagram=vietoris_rips(X, maxdim=1))
+    c = significance(X, method="gaussian", seed=4)
     for k in (0, 1):
         np.testing.assert_array_equal(a.null_statistics[k], b.null_statistics[k])
         np.testing.assert_array_equal(a.p_values[k], b.p_values[k])
@@ -253,7 +270,7 @@ def test_deterministic_by_seed_and_reuses_a_given_diagram() -> None:
 
 def test_null_goes_through_the_same_view() -> None:
     X = _circle_in(32, n=50, seed=6)
-    res = significance(X, view="pc1-2", n_null=4, alpha=0.5, seed=0)
+    res = significance(X, method="gaussian", view="pc1-2", n_null=4, alpha=0.5, seed=0)
     assert res.diagram.provenance is not None
     assert res.diagram.provenance.view == "pc1-2"
     for k, cloud in enumerate(matched_gaussian_clouds(X, 4, seed=0)):
@@ -263,7 +280,7 @@ def test_null_goes_through_the_same_view() -> None:
 
 
 def test_to_frame_columns_and_alignment() -> None:
-    res = significance(_circle_in(3, n=40, seed=7), n_null=19)
+    res = significance(_circle_in(3, n=40, seed=7), method="gaussian", n_null=19)
     df = res.to_frame()
     assert tuple(df.columns) == FRAME_COLUMNS
     assert len(df) == sum(len(p) for p in res.diagram.pairs)
@@ -281,15 +298,17 @@ def test_to_frame_columns_and_alignment() -> None:
 
 def test_result_records_its_options() -> None:
     X = _circle_in(3, n=40, seed=8)
-    res = significance(X, n_null=4, alpha=0.5, seed=2, maxdim=1, backend="ripser")
-    assert res.options == SignificanceOptions(n_null=4, alpha=0.5)
+    res = significance(
+        X, method="gaussian", n_null=4, alpha=0.5, seed=2, maxdim=1, backend="ripser"
+    )
+    assert res.options == SignificanceOptions(method="gaussian", n_null=4, alpha=0.5)
     assert (res.method, res.alpha, res.maxdim, res.seed) == ("gaussian", 0.5, 1, 2)
     assert res.n_significant == tuple(int(s.sum()) for s in res.significant)
     assert all(len(n) == 4 for n in res.null_statistics)
     # options objects and keyword overrides are the same call
     same = significance(
         X,
-        SignificanceOptions(n_null=4, alpha=0.5),
+        SignificanceOptions(method="gaussian", n_null=4, alpha=0.5),
         rips=RipsOptions(maxdim=1, seed=2, backend="ripser"),
     )
     assert same.options == res.options and same.diagram == res.diagram
@@ -308,7 +327,9 @@ def test_result_records_its_options() -> None:
 
 def test_null_clouds_use_the_same_approximation() -> None:
     X = _circle_in(8, n=60, seed=9)
-    res = significance(X, n_null=3, alpha=0.5, seed=0, approximation="landmarks:25")
+    res = significance(
+        X, method="gaussian", n_null=3, alpha=0.5, seed=0, approximation="landmarks:25"
+    )
     assert res.diagram.n_points == 25
     assert res.diagram.provenance is not None
     assert res.diagram.provenance.approximation == "landmarks:25"
@@ -341,20 +362,24 @@ def test_bad_n_null_is_refused(n_null: object) -> None:
         SignificanceOptions(n_null=n_null)  # type: ignore[arg-type]
 
 
-def test_too_few_points_are_refused() -> None:
+def test_too_few_points_are_refused_by_the_monte_carlo_tests() -> None:
     with pytest.raises(ActivationError, match="at least 4 points"):
-        significance(np.eye(3))
+        significance(np.eye(3), method="gaussian")
+    with pytest.warns(TdaInterpWarning, match="3 points cannot carry H1"):
+        res = significance(np.eye(3))  # the universal test has nothing to call
+    assert res.n_significant == (0, 0) and res.n_clusters == 1
 
 
-def test_identical_points_are_refused() -> None:
+@pytest.mark.parametrize("method", ["universal", "gaussian"])
+def test_identical_points_are_refused(method: str) -> None:
     with pytest.raises(ActivationError, match=r"identical|diameter 0"):
-        significance(np.ones((10, 3)))
+        significance(np.ones((10, 3)), method=method)
 
 
 def test_unknown_method_and_bad_subsample_size_are_refused() -> None:
     X = _circle_in(2, n=20)
     with pytest.raises(
-        ConfigError, match="Expected method to be one of 'gaussian', 'subsample'"
+        ConfigError, match="Expected method to be one of 'universal', 'gaussian', 'subsample'"
     ) as err:
         significance(X, method="bootstrap")
     assert err.value.key == "method"
@@ -379,10 +404,11 @@ def test_mismatched_diagram_is_refused() -> None:
 def test_unreachable_alpha_warns() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        opts = SignificanceOptions(n_null=9, alpha=0.05)  # legal options: no warning yet ...
+        # legal options: no warning yet ...
+        opts = SignificanceOptions(method="gaussian", n_null=9, alpha=0.05)
     with pytest.warns(TdaInterpWarning, match="no bar can be significant"):
         res = significance(_circle_in(2, n=20), opts)  # ... the test warns when it runs
     assert res.n_significant == (0, 0)
     assert res.thresholds == (math.inf, math.inf)
     with pytest.warns(TdaInterpWarning, match="no bar can be significant"):
-        significance(_circle_in(2, n=20), n_null=9, alpha=0.05)
+        significance(_circle_in(2, n=20), method="gaussian", n_null=9, alpha=0.05)

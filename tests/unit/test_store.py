@@ -166,10 +166,11 @@ def test_result_file_loads_without_pickle(tmp_path: Path) -> None:
         np.testing.assert_array_equal(npz["dgm_0"], diagram()[0])
 
 
+@pytest.mark.parametrize("method", ["universal", "gaussian"])
 def test_significance_is_stored_beside_the_diagram(
-    tmp_path: Path, noisy_circle: NDArray[np.float64]
+    tmp_path: Path, noisy_circle: NDArray[np.float64], method: str
 ) -> None:
-    calls = significance(noisy_circle, n_null=19, backend="ripser")
+    calls = significance(noisy_circle, method=method, n_null=19, backend="ripser")
     w = RunWriter(tmp_path, PARAMS)
     path = w.write("c", "embed", "raw", calls.diagram, step=0, significance=calls)
     with np.load(path, allow_pickle=False) as npz:
@@ -180,6 +181,8 @@ def test_significance_is_stored_beside_the_diagram(
             "sig_p_1",
             "sig_null_0",
             "sig_null_1",
+            "sig_calls_0",
+            "sig_calls_1",
             "record",
         }
     back = Run(tmp_path).result("c", "embed", "raw")
@@ -190,6 +193,8 @@ def test_significance_is_stored_beside_the_diagram(
     assert sig.options == calls.options
     assert sig.seed == calls.seed
     assert sig.thresholds == calls.thresholds
+    assert sig.normalisation == calls.normalisation and len(sig.normalisation) == 2
+    assert sig.widened_by == calls.widened_by
     for k in range(calls.maxdim + 1):
         np.testing.assert_array_equal(sig.p_values[k], calls.p_values[k])
         np.testing.assert_array_equal(sig.significant[k], calls.significant[k])
