@@ -87,7 +87,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from tda_interp.reports import write_report
 
-    path = write_report(args.run_dir, args.output, title=args.title)
+    path = write_report(args.run_dir, args.output, title=args.title, correction=args.correction)
     print(f"Report: {Path(path).resolve()}")
     return 0
 
@@ -166,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="HTML file (default: report.html)",
     )
     report.add_argument("--title", default=None, help="report title")
+    report.add_argument(
+        "--correction",
+        choices=("diagram", "bonferroni", "bh"),
+        default=None,
+        help="which significance calls to count: per diagram, Bonferroni or Benjamini-Hochberg "
+        "over the whole run (default: the run's [summary] correction)",
+    )
     report.set_defaults(func=_cmd_report)
 
     demo = sub.add_parser(

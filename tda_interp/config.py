@@ -41,13 +41,14 @@ Each section but ``[model]`` and ``[inputs]`` mirrors one option class
     memory_budget = "4GB"
     nonfinite = "raise"                      # raise | drop
 
-    [significance]                           # SignificanceOptions; no section: no calls
-    method = "gaussian"                      # gaussian | subsample
-    n_null = 19
-    alpha = 0.05
+    [significance]                           # SignificanceOptions (on by default)
+    method = "universal"                     # universal | gaussian | subsample | none
+    alpha = 0.05                             # family-wise per diagram and dimension
+    n_null = 99                              # gaussian, subsample: null clouds per diagram
 
     [summary]                                # SummaryOptions
     long_bar = 0.25                          # relative lifetime of a "long-lived" bar
+    correction = "diagram"                   # diagram | bonferroni | bh (over the run)
 
     [execution]                              # ExecutionOptions: how, never part of a run's params
     executor = "auto"                        # auto | serial | processes[:N] | dask:ADDRESS
@@ -107,7 +108,7 @@ class RunConfig:
     strict: bool = True
     capture: CaptureOptions = field(default_factory=CaptureOptions)
     homology: RipsOptions = field(default_factory=RipsOptions)
-    significance: SignificanceOptions | None = None
+    significance: SignificanceOptions = field(default_factory=SignificanceOptions)
     summary: SummaryOptions = field(default_factory=SummaryOptions)
     execution: ExecutionOptions = field(default_factory=ExecutionOptions)
     title: str | None = None
@@ -227,7 +228,7 @@ def _read(data: dict[str, Any], cfg_path: Path) -> RunConfig:
         raise ConfigError(f"{cfg_path}: title must be a string, got {title!r}.")
     if run_dir is not None and not isinstance(run_dir, str):
         raise ConfigError(f"{cfg_path}: run_dir must be a folder path, got {run_dir!r}.")
-    significance = None
+    significance = SignificanceOptions()
     if "significance" in data:
         significance = SignificanceOptions.from_toml(
             data["significance"], file=cfg_path, section="significance", base_dir=base

@@ -111,7 +111,7 @@ class RunPlan:
     views: tuple[View, ...]
     capture: CaptureOptions
     homology: RipsOptions
-    significance: SignificanceOptions | None
+    significance: SignificanceOptions
     summary: SummaryOptions
     inputs: Mapping[str, Any]
 
@@ -128,7 +128,7 @@ class RunPlan:
             "views": list(self.view_names),
             "capture": self.capture.params(),
             "homology": self.homology.params(),
-            "significance": None if self.significance is None else self.significance.params(),
+            "significance": self.significance.params(),
             "summary": self.summary.params(),
             "inputs": dict(self.inputs),
         }
@@ -182,7 +182,7 @@ class RunPlan:
             points=points,
             view=next(v for v in self.views if v.name == view),
             rips=self.homology,
-            significance=self.significance,
+            significance=self.significance if self.significance.enabled else None,
             place=place,
         )
 
@@ -214,17 +214,12 @@ def plan_run(
         A bad view, option object or probe set.
     """
     sites = resolve_sites(model, layers)
-    if significance is not None and not isinstance(significance, SignificanceOptions):
-        raise ConfigError(
-            f"Expected significance to be a SignificanceOptions or None (no calls), got "
-            f"{type(significance).__name__}; pass significance=SignificanceOptions(...)."
-        )
     return RunPlan(
         layers=tuple(sites),
         views=tuple(resolve_views(views)),
         capture=_given(capture, CaptureOptions, "capture"),
         homology=_given(homology, RipsOptions, "homology"),
-        significance=significance,
+        significance=_given(significance, SignificanceOptions, "significance"),
         summary=_given(summary, SummaryOptions, "summary"),
         inputs=inputs_fingerprint(inputs),
     )
@@ -363,9 +358,9 @@ def run_pipeline(
     homology : RipsOptions, optional
         How each cloud becomes a diagram (maxdim, metric, approximation...).
     significance : SignificanceOptions, optional
-        Significance calls for every bar, stored beside each diagram, and ``n_significant`` in
-        the summaries; ``None`` (the default): no calls. Costs ``n_null`` extra computations
-        per result.
+        Significance calls for every bar, stored beside each diagram, and ``n_significant`` and
+        ``betti_significant`` in the summaries; by default the universal test (nearly free);
+        ``SignificanceOptions(method="none")``: no calls.
     summary : SummaryOptions, optional
         How the stored summaries are computed (``long_bar``).
     execution : ExecutionOptions, optional
@@ -405,6 +400,7 @@ def run_pipeline(
         significance=significance,
         summary=summary,
     )
+    info = dict(info or {}) | {"correction": plan.summary.correction}
     writer = RunWriter(run_dir, plan.params, info=info, overwrite=overwrite)
     computed = 0
     done: dict[str, int] = {}  # results on disk per checkpoint

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -13,7 +14,13 @@ from tda_interp.options.run import DEFAULT_LONG_BAR, SummaryOptions
 if TYPE_CHECKING:
     from tda_interp.homology.significance import SignificanceResult
 
-__all__ = ["BETTI_SCALES", "DEFAULT_LONG_BAR", "persistent_entropy", "summarize"]
+__all__ = [
+    "BETTI_SCALES",
+    "DEFAULT_LONG_BAR",
+    "persistent_entropy",
+    "significant_betti",
+    "summarize",
+]
 
 #: Relative filtration values (fractions of the diameter) at which :func:`summarize` reports
 #: Betti numbers, as columns ``betti_at_0.10``, ``betti_at_0.25``, ``betti_at_0.50``.
@@ -36,6 +43,29 @@ def persistent_entropy(lifetimes: np.ndarray) -> float:
     return float(-(p * np.log(p)).sum())
 
 
+def significant_betti(diagram: Diagram, n_significant: Sequence[int]) -> tuple[int, ...]:
+    """Betti numbers of the significant features: ``n_significant[k]`` plus the essential
+    classes of ``H_k`` (the infinite H0 bar: the whole cloud is one cluster before any split).
+
+    Parameters
+    ----------
+    diagram : Diagram
+    n_significant : sequence of int, one per dimension
+        Significant finite bars per dimension.
+
+    Returns
+    -------
+    tuple of int, one per dimension
+
+    Examples
+    --------
+    >>> d = Diagram(pairs=[[[0.0, np.inf], [0.0, 1.0]], [[0.5, 2.0]]], scale=4.0, n_points=2)
+    >>> significant_betti(d, [1, 1])
+    (2, 1)
+    """
+    return tuple(int(n) + diagram.n_infinite(k) for k, n in enumerate(n_significant))
+
+
 def summarize(
     diagram: Diagram,
     options: SummaryOptions | None = None,
@@ -51,7 +81,7 @@ def summarize(
     options : SummaryOptions, optional
     significance : SignificanceResult, optional
         Calls on the bars of ``diagram`` (see :func:`tda_interp.homology.significance`); adds
-        ``n_significant``.
+        ``n_significant`` and ``betti_significant``.
     **overrides
         Fields of :class:`~tda_interp.options.SummaryOptions`: ``long_bar`` (default 0.25),
         the relative-lifetime threshold of ``n_long``.
@@ -70,7 +100,9 @@ def summarize(
         (``scale``, the landmarks' diameter, can be smaller than the full cloud's, so compare
         absolute lifetimes); ``betti_at_<t>``, the Betti number at relative filtration value
         ``t``, for each ``t`` in :data:`BETTI_SCALES`; with ``significance``, also
-        ``n_significant``.
+        ``n_significant`` (significant finite bars) and ``betti_significant``, the Betti number
+        of the significant features (:func:`significant_betti`: clusters for H0, significant
+        bars above).
 
     Examples
     --------
@@ -85,6 +117,7 @@ def summarize(
     provenance = diagram.provenance
     bound_rel = None if provenance is None else provenance.certificate.bound_rel
     calls = None if significance is None else significance.n_significant
+    betti_sig = None if calls is None else significant_betti(diagram, calls)
     for k in range(diagram.maxdim + 1):
         life = diagram.lifetimes(k)
         rel = diagram.lifetimes(k, relative=True)
@@ -109,6 +142,10 @@ def summarize(
                     BETTI_SCALES, betti_curve(diagram, k, np.array(BETTI_SCALES)), strict=True
                 )
             }
-            | ({"n_significant": int(calls[k])} if calls is not None else {})
+            | (
+                {"n_significant": int(calls[k]), "betti_significant": betti_sig[k]}
+                if calls is not None and betti_sig is not None
+                else {}
+            )
         )
     return rows

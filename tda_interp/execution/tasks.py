@@ -117,6 +117,19 @@ def _portable(warning: Warning) -> Warning:
     return warning
 
 
+def _calls(pts: np.ndarray, task: RipsTask, diagram: Diagram) -> SignificanceResult | None:
+    """The task's significance calls; a cloud whose diagram exists but that the test cannot
+    take (a Monte Carlo test on 3 points) keeps its diagram, without calls, and warns."""
+    assert task.significance is not None
+    try:
+        return compute_significance(pts, task.view, task.rips, task.significance, diagram=diagram)
+    except ActivationError as err:
+        warnings.warn(
+            TdaInterpWarning(f"No significance calls: {err}", kind="no-calls"), stacklevel=2
+        )
+        return None
+
+
 def run_task(task: RipsTask) -> TaskOutput:
     """Compute a task's diagram, and its significance calls when asked (top-level and pure, so
     that worker processes can run it). The cloud is checked once, here; an error names the
@@ -130,9 +143,7 @@ def run_task(task: RipsTask) -> TaskOutput:
             pts = check_input(task.points, task.rips)
             diagram = compute_diagram(pts, task.view, task.rips)
             if task.significance is not None:
-                calls = compute_significance(
-                    pts, task.view, task.rips, task.significance, diagram=diagram
-                )
+                calls = _calls(pts, task, diagram)
         except (ActivationError, HomologyError) as err:  # this cloud cannot give a diagram
             failure = err if task.place is None else with_context(err, task.place)
             diagram = calls = None

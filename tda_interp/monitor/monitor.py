@@ -156,7 +156,7 @@ class TopologyMonitor:
         See :mod:`tda_interp.homology.views`.
     capture, homology, significance, summary : option objects, optional
         As for :func:`tda_interp.run_pipeline`: how outputs become points, how clouds become
-        diagrams, significance calls (none by default) and summaries.
+        diagrams, significance calls (the universal test by default) and summaries.
     execution : ExecutionOptions, optional
         Where diagrams are computed; default :data:`MONITOR_EXECUTION` (in this process, no
         cache).
@@ -358,8 +358,7 @@ class TopologyMonitor:
             significance=self.significance,
             summary=self.summary,
         )
-        self._writer = RunWriter(
-            self.run_dir, plan.params, info=self.info, overwrite=self.overwrite
-        )
+        info = self.info | {"correction": plan.summary.correction}
+        self._writer = RunWriter(self.run_dir, plan.params, info=info, overwrite=self.overwrite)
         self._plan = plan
         return self._writer, plan

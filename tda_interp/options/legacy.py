@@ -84,7 +84,7 @@ def upgrade_params(params: Mapping[str, Any]) -> dict[str, Any]:
     ...     "max_points": 1000, "seed": 0, "long_bar": 0.25, "drop_nonfinite": False,
     ...     "n_null": 0, "alpha": 0.05, "inputs": {}})
     >>> new["homology"]["approximation"], new["significance"], new["capture"]["output_index"]
-    ('subsample:1000', None, None)
+    ('subsample:1000', {'method': 'none'}, None)
     """
     p = dict(params)
     drop: Literal["raise", "drop"] = "drop" if p.get("drop_nonfinite") else "raise"
@@ -114,7 +114,7 @@ def upgrade_params(params: Mapping[str, Any]) -> dict[str, Any]:
         nonfinite=drop,
     ).params() | {"approximation": spec}
     n_null = int(p.get("n_null", 0) or 0)
-    significance = None
+    significance = SignificanceOptions(method="none").params()
     if n_null > 0:
         significance = SignificanceOptions(
             method="gaussian", n_null=n_null, alpha=p.get("alpha", 0.05)
@@ -138,7 +138,8 @@ def upgrade_config(data: Mapping[str, Any], *, file: str) -> dict[str, Any]:
     taken of a 1,000-point subsample in 0.1 unless ``max_points = 0``; now of every point, and a
     ``max_points`` set with them is an error), ``drop_nonfinite`` becomes ``nonfinite = "drop"``
     (in ``[capture]`` and ``[homology]``), ``n_null`` and
-    ``alpha`` a ``[significance]`` section (none for ``n_null = 0``) and ``long_bar`` goes to
+    ``alpha`` a ``[significance]`` section with ``method = "gaussian"`` (``method = "none"``
+    for ``n_null = 0``: 0.1 made no calls then) and ``long_bar`` goes to
     ``[summary]``. Warns once (:class:`DeprecationWarning`) listing what moved; a key given in
     both its old and its new place is an error. Where keys moved, ``result[ORIGINS]`` maps each
     new ``(section, key)`` to the old key.
@@ -198,11 +199,12 @@ def upgrade_config(data: Mapping[str, Any], *, file: str) -> dict[str, Any]:
             n_null = old.get("n_null", 0)
             _check_int(n_null, "n_null", file)
             if n_null > 0:
+                put("significance", "method", "gaussian", "[homology] n_null")
                 put("significance", "n_null", n_null, "[homology] n_null")
                 if "alpha" in old:
                     put("significance", "alpha", old["alpha"], "[homology] alpha")
             else:
-                moves.append("[homology] n_null = 0 -> no [significance] section")
+                put("significance", "method", "none", "[homology] n_null = 0")
         if "long_bar" in old:
             put("summary", "long_bar", old["long_bar"], "[homology] long_bar")
     if moves:

@@ -13,6 +13,7 @@ from tda_interp.options._base import Check, Interval, OneOf, Options
 
 __all__ = [
     "DEFAULT_LONG_BAR",
+    "Correction",
     "ExecutionOptions",
     "ProgressCallback",
     "SignificanceMethod",
@@ -21,7 +22,8 @@ __all__ = [
     "parse_executor",
 ]
 
-SignificanceMethod: TypeAlias = Literal["gaussian", "subsample"]
+SignificanceMethod: TypeAlias = Literal["universal", "gaussian", "subsample", "none"]
+Correction: TypeAlias = Literal["diagram", "bonferroni", "bh"]
 
 #: Default threshold on the relative lifetime (fraction of the cloud's diameter) above which a
 #: bar counts as long-lived. Bars of Gaussian noise clouds of a few hundred points rarely exceed
@@ -36,34 +38,43 @@ ProgressCallback: TypeAlias = Callable[[str, int, int], None]
 class SignificanceOptions(Options):
     """How every bar is called significant or noise: the ``[significance]`` section.
 
-    A run makes calls when it is given these options (a ``[significance]`` section in a
-    config), and none without. See :func:`tda_interp.homology.significance` for the methods.
+    Calls are on by default everywhere (the API, runs, the monitor); ``method = "none"``
+    turns them off. See :func:`tda_interp.homology.significance` for what each method means.
 
     Parameters
     ----------
-    method : {"gaussian", "subsample"}, default "gaussian"
-        Matched-Gaussian Monte Carlo test, or the subsampling band of Fasy et al. (2014).
-    n_null : int, default 19
-        Null clouds (or subsamples): that many extra Vietoris-Rips computations per diagram.
-        The smallest p-value is ``1 / (n_null + 1)``.
+    method : {"universal", "gaussian", "subsample", "none"}, default "universal"
+        ``"universal"``: is the bar a feature of the shape, or one that noise or sparse
+        sampling makes (Bobrowski and Skraba's universal null for H1 and above, a cluster rule
+        for H0; calibrated on noise, nearly free). ``"gaussian"``: departure from matched
+        Gaussian noise (Monte Carlo, ``n_null`` extra diagrams). ``"subsample"``: the
+        subsampling band of Fasy et al. (2014). ``"none"``: no calls.
+    n_null : int, default 99
+        Null clouds (or subsamples) of the Monte Carlo methods: that many extra Vietoris-Rips
+        computations per diagram; the smallest p-value is ``1 / (n_null + 1)``. Not used by
+        ``"universal"``.
     alpha : float, default 0.05
-        Family-wise level per dimension.
+        Family-wise level per diagram and dimension.
     subsample_size : int or None, default None
         Points per subsample for ``"subsample"``; ``None``: half the cloud.
 
     Examples
     --------
-    >>> SignificanceOptions(n_null=39, alpha=0.025).n_null
+    >>> SignificanceOptions().method
+    'universal'
+    >>> SignificanceOptions(method="gaussian", n_null=39, alpha=0.025).params()["n_null"]
     39
+    >>> SignificanceOptions(method="none").params()
+    {'method': 'none'}
     """
 
-    method: SignificanceMethod = "gaussian"
-    n_null: int = 19
+    method: SignificanceMethod = "universal"
+    n_null: int = 99
     alpha: float = 0.05
     subsample_size: int | None = None
 
     _constraints: ClassVar[dict[str, tuple[Any, ...]]] = {
-        "method": (OneOf(("gaussian", "subsample")),),
+        "method": (OneOf(("universal", "gaussian", "subsample", "none")),),
         "n_null": (Interval(int, 1, None),),
         "alpha": (Interval(float, 0, 1, closed="neither"),),
         "subsample_size": (Interval(int, 2, None), None),
@@ -71,8 +82,28 @@ class SignificanceOptions(Options):
     _hints: ClassVar[dict[str, str]] = {
         "n_null": "With alpha=0.05 use 19 or more (the smallest p-value is 1 / (n_null + 1)).",
         "alpha": "E.g. 0.05.",
-        "method": "'gaussian': matched Gaussian null; 'subsample': Fasy et al. band.",
+        "method": (
+            "'universal': feature or noise (the default); 'gaussian': departure from matched "
+            "Gaussian noise; 'subsample': Fasy et al. band; 'none': no calls."
+        ),
     }
+
+    @property
+    def enabled(self) -> bool:
+        """Whether calls are made (``method != "none"``)."""
+        return self.method != "none"
+
+    def params(self) -> dict[str, Any]:
+        """The fields that define the calls: only ``method`` for ``"none"``, and no
+        ``n_null`` or ``subsample_size`` for ``"universal"`` (which uses neither)."""
+        if self.method == "none":
+            return {"method": "none"}
+        out = super().params()
+        if self.method == "universal":
+            del out["n_null"], out["subsample_size"]
+        elif self.method == "gaussian":
+            del out["subsample_size"]
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,18 +115,36 @@ class SummaryOptions(Options):
     long_bar : float, default 0.25
         Relative lifetime (fraction of the cloud's diameter) above which a bar counts as
         long-lived (the ``n_long`` column).
+    correction : {"diagram", "bonferroni", "bh"}, default "diagram"
+        Which significance calls the run's tables and report count, when a run tests many
+        diagrams: ``"diagram"``, each diagram's own calls (family-wise level ``alpha`` per
+        diagram and dimension); ``"bonferroni"``, family-wise level ``alpha`` over every bar
+        the run tested (H1 and above); ``"bh"``, Benjamini-Hochberg false discovery rate
+        ``alpha`` over them. Applied when results are read, so changing it recomputes nothing
+        (see :func:`tda_interp.homology.run_level_calls`).
 
     Examples
     --------
     >>> SummaryOptions(long_bar=0.3).long_bar
     0.3
+    >>> SummaryOptions(correction="bh").params()
+    {'long_bar': 0.25}
     """
 
     long_bar: float = DEFAULT_LONG_BAR
+    correction: Correction = "diagram"
 
     _constraints: ClassVar[dict[str, tuple[Any, ...]]] = {
         "long_bar": (Interval(float, 0, None),),
+        "correction": (OneOf(("diagram", "bonferroni", "bh")),),
     }
+    _hints: ClassVar[dict[str, str]] = {
+        "correction": (
+            "'diagram': per diagram and dimension; 'bonferroni': family-wise over the run; "
+            "'bh': false discovery rate over the run."
+        ),
+    }
+    _not_params: ClassVar[frozenset[str]] = frozenset({"correction"})
 
 
 def parse_executor(spec: str) -> tuple[str, Any]:

@@ -34,6 +34,7 @@ from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
 from tda_interp.diagrams.diagram import Diagram
+from tda_interp.options.run import Correction
 from tda_interp.plotting.figures import (
     DEFAULT_TEMPLATE,
     barcode_figure,
@@ -136,6 +137,14 @@ class _Option:
     selected: bool
 
 
+#: How the report names each run-level correction.
+CORRECTION_TEXT = {
+    "diagram": "per diagram and dimension (family-wise)",
+    "bonferroni": "Bonferroni over every bar of the run (family-wise)",
+    "bh": "Benjamini-Hochberg over every bar of the run (false discovery rate)",
+}
+
+
 def _fmt_cell(v: float, integer: bool) -> str:
     if np.isnan(v):
         return "missing"
@@ -156,11 +165,17 @@ def _context(report: ReportData) -> dict[str, Any]:
         max_rel = m.array("max_rel_persistence")
         n_long_fig = _heatmap(report, labels, n_long, "bars", count=True)
         max_rel_fig = _heatmap(report, labels, max_rel, "relative\nlifetime", count=False)
+        n_sig_fig = (
+            _heatmap(report, labels, m.array("n_significant"), "bars", count=True)
+            if m.n_significant
+            else None
+        )
         views.append(
             {
                 "name": m.view,
                 "n_long_fig": figs.add(n_long_fig),
                 "max_rel_fig": figs.add(max_rel_fig),
+                "n_sig_fig": None if n_sig_fig is None else figs.add(n_sig_fig),
             }
         )
 
@@ -224,6 +239,7 @@ def _context(report: ReportData) -> dict[str, Any]:
 
     return {
         "report": report,
+        "correction_text": CORRECTION_TEXT.get(report.correction, report.correction),
         "views": views,
         "layers": layers,
         "params": [(k, _param_text(v)) for k, v in report.params],
@@ -378,6 +394,7 @@ def write_report(
     out_path: str | os.PathLike[str],
     *,
     title: str | None = None,
+    correction: Correction | None = None,
 ) -> Path:
     """Build the report of a run directory and write it as one HTML file, atomically.
 
@@ -392,6 +409,9 @@ def write_report(
         Where to write the HTML file.
     title : str, optional
         Report title (see :func:`tda_interp.reports.build_report`).
+    correction : {"diagram", "bonferroni", "bh"}, optional
+        Which significance calls the report counts; the run's own by default (see
+        :func:`tda_interp.reports.build_report`).
 
     Returns
     -------
@@ -404,6 +424,6 @@ def write_report(
         If ``run_dir`` holds no readable run.
     """
     out = Path(out_path)
-    html = render_html(build_report(run_dir, title=title))
+    html = render_html(build_report(run_dir, title=title, correction=correction))
     atomic_write_bytes(out, html.encode("utf-8"))
     return out

@@ -21,6 +21,8 @@ from tda_interp.diagrams.betti import betti_curve, shared_grid
 from tda_interp.diagrams.diagram import Diagram
 from tda_interp.diagrams.summaries import DEFAULT_LONG_BAR
 from tda_interp.exceptions import ConfigError, RunDirError
+from tda_interp.homology.significance import run_level_calls
+from tda_interp.options.run import Correction
 from tda_interp.store.reader import Result, Run
 
 __all__ = [
@@ -71,18 +73,23 @@ class ViewMatrices:
         where the result is missing.
     max_rel_persistence : tuple of tuple of (float or None), shape (n_layers, n_checkpoints)
         Largest relative H1 lifetime; ``None`` where the result is missing.
+    n_significant : tuple of tuple of (float or None), shape (n_layers, n_checkpoints)
+        Number of significant H1 bars under the report's correction; ``None`` where the result
+        is missing or has no calls (empty when the run made none).
     """
 
     view: str
     n_long: Matrix
     max_rel_persistence: Matrix
+    n_significant: Matrix = ()
 
     def array(self, name: str) -> NDArray[np.float64]:
-        """``n_long`` or ``max_rel_persistence`` as an array of shape (n_layers, n_checkpoints),
-        NaN where missing."""
-        if name not in ("n_long", "max_rel_persistence"):
+        """``n_long``, ``max_rel_persistence`` or ``n_significant`` as an array of shape
+        (n_layers, n_checkpoints), NaN where missing."""
+        if name not in ("n_long", "max_rel_persistence", "n_significant"):
             raise ConfigError(
-                f"ViewMatrices holds 'n_long' and 'max_rel_persistence', not {name!r}."
+                "ViewMatrices holds 'n_long', 'max_rel_persistence' and 'n_significant', not "
+                f"{name!r}."
             )
         return _to_array(getattr(self, name))
 
@@ -146,6 +153,12 @@ class ReportData:
         Every stored diagram, in checkpoint, layer, view order.
     missing : tuple of MissingResult
         Every expected (checkpoint, layer, view) without a result.
+    significance : str
+        How bars were called, in words (``"universal, alpha = 0.05"``); ``""`` when the run
+        made no calls.
+    correction : str
+        Which calls the significant-bar counts use: ``"diagram"``, ``"bonferroni"`` or
+        ``"bh"`` (see :func:`tda_interp.homology.run_level_calls`).
     """
 
     title: str
@@ -164,6 +177,8 @@ class ReportData:
     betti: tuple[BettiCurves, ...]
     diagrams: tuple[DiagramEntry, ...]
     missing: tuple[MissingResult, ...]
+    significance: str = ""
+    correction: str = "diagram"
 
     # ------------------------------------------------------------------ lookups
     @property
@@ -216,6 +231,7 @@ class ReportData:
                     "view": m.view,
                     "n_long": [list(r) for r in m.n_long],
                     "max_rel_persistence": [list(r) for r in m.max_rel_persistence],
+                    "n_significant": [list(r) for r in m.n_significant],
                 }
                 for m in self.matrices
             ],
@@ -246,6 +262,8 @@ class ReportData:
                 {"checkpoint": m.checkpoint, "layer": m.layer, "view": m.view, "reason": m.reason}
                 for m in self.missing
             ],
+            "significance": self.significance,
+            "correction": self.correction,
         }
 
     @classmethod
@@ -273,6 +291,7 @@ class ReportData:
                         view=m["view"],
                         n_long=_matrix(m["n_long"]),
                         max_rel_persistence=_matrix(m["max_rel_persistence"]),
+                        n_significant=_matrix(m.get("n_significant", ())),
                     )
                     for m in data["matrices"]
                 ),
@@ -316,6 +335,8 @@ class ReportData:
                     )
                     for m in data["missing"]
                 ),
+                significance=str(data.get("significance", "")),
+                correction=str(data.get("correction", "diagram")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise RunDirError(
@@ -350,7 +371,12 @@ def _h1_value(result: Result | None, key: str) -> float | None:
     return None  # the run computed H0 only
 
 
-def build_report(run_dir: str | os.PathLike[str], *, title: str | None = None) -> ReportData:
+def build_report(
+    run_dir: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+    correction: Correction | None = None,
+) -> ReportData:
     """Read a run directory into the data of its report.
 
     Parameters
@@ -359,6 +385,10 @@ def build_report(run_dir: str | os.PathLike[str], *, title: str | None = None) -
         A run directory written by :class:`tda_interp.store.RunWriter`.
     title : str, optional
         Report title; the manifest's ``info.title``, else one naming the model, by default.
+    correction : {"diagram", "bonferroni", "bh"}, optional
+        Which significance calls are counted (see
+        :func:`tda_interp.homology.run_level_calls`); by default the run's own
+        (:attr:`tda_interp.store.Run.correction`).
 
     Returns
     -------
@@ -407,9 +437,18 @@ def build_report(run_dir: str | os.PathLike[str], *, title: str | None = None) -
         if (c.label, layer, view) not in by_key
     )
 
+    how: Correction = run.correction if correction is None else correction
+    tested = [r for r in results if r.significance is not None]
+    corrected = run_level_calls([r.significance for r in tested if r.significance], how)
+    h1_calls = {
+        (r.checkpoint, r.layer, r.view): float(calls[1].sum())
+        for r, calls in zip(tested, corrected, strict=True)
+        if len(calls) > 1
+    }
     matrices = []
     for view in views:
-        cells = [[by_key.get((c.label, layer, view)) for c in ckpts] for layer in layers]
+        keys = [[(c.label, layer, view) for c in ckpts] for layer in layers]
+        cells = [[by_key.get(key) for key in row] for row in keys]
         matrices.append(
             ViewMatrices(
                 view=view,
@@ -417,6 +456,9 @@ def build_report(run_dir: str | os.PathLike[str], *, title: str | None = None) -
                 max_rel_persistence=tuple(
                     tuple(_h1_value(r, "max_rel_persistence") for r in row) for row in cells
                 ),
+                n_significant=tuple(tuple(h1_calls.get(key) for key in row) for row in keys)
+                if h1_calls
+                else (),
             )
         )
 
@@ -471,7 +513,19 @@ def build_report(run_dir: str | os.PathLike[str], *, title: str | None = None) -
         betti=tuple(betti),
         diagrams=diagrams,
         missing=missing,
+        significance=_describe_calls(tested),
+        correction=how,
     )
+
+
+def _describe_calls(tested: Sequence[Result]) -> str:
+    """The methods and levels of the calls, in words; "" without calls."""
+    found = dict.fromkeys(
+        f"{r.significance.method}, alpha = {r.significance.alpha:g}"
+        for r in tested
+        if r.significance is not None
+    )
+    return "; ".join(found)
 
 
 def _bound_rel(diagram: Diagram) -> float | None:

@@ -8,13 +8,15 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
 from tda_interp.diagrams.diagram import Diagram
+from tda_interp.diagrams.summaries import significant_betti
 from tda_interp.exceptions import ActivationError, ConfigError, RunDirError, TdaInterpWarning
-from tda_interp.homology.significance import SignificanceResult
+from tda_interp.homology.significance import SignificanceResult, run_level_calls
+from tda_interp.options.run import Correction
 from tda_interp.store.codec import decode_result, read_record
 from tda_interp.store.format import RESULTS, decode_component, result_path
 from tda_interp.store.manifest import load_manifest, params_digest
@@ -314,17 +316,53 @@ class Run:
         """Every (checkpoint, layer, view) whose diagram could not be computed, and why."""
         return [r for r in self._all() if isinstance(r, Failure)]
 
-    def summaries(self) -> pd.DataFrame:
+    @property
+    def correction(self) -> Correction:
+        """The run-level correction its tables and report use by default: the ``[summary]``
+        ``correction`` it was run with (``"diagram"`` when none was recorded)."""
+        found = self.info.get("correction", "diagram")
+        return cast(Correction, found if found in ("bonferroni", "bh") else "diagram")
+
+    def summaries(self, correction: Correction | None = None) -> pd.DataFrame:
         """All summaries as a tidy DataFrame, one row per (checkpoint, layer, view, dim).
 
         Columns: ``checkpoint, step, layer, view, dim`` then the fields of
         :func:`tda_interp.diagrams.summarize`.
+
+        Parameters
+        ----------
+        correction : {"diagram", "bonferroni", "bh"}, optional
+            Which calls ``n_significant`` and ``betti_significant`` count (see
+            :func:`tda_interp.homology.run_level_calls`): each diagram's own, or corrected over
+            every result of the run. Default: :attr:`correction`.
         """
-        rows = [
-            {"checkpoint": r.checkpoint, "step": r.step, "layer": r.layer, "view": r.view} | row
-            for r in self.results()
-            for row in r.summary
-        ]
+        how: Correction = self.correction if correction is None else correction
+        results = list(self.results())
+        counts: dict[int, tuple[int, ...]] = {}
+        if how != "diagram":
+            tested = [(i, r.significance) for i, r in enumerate(results) if r.significance]
+            corrected = run_level_calls([sig for _, sig in tested], how)
+            counts = {
+                i: tuple(int(c.sum()) for c in calls)
+                for (i, _), calls in zip(tested, corrected, strict=True)
+            }
+        rows = []
+        for i, r in enumerate(results):
+            betti = None
+            if i in counts:
+                betti = significant_betti(r.diagram, counts[i])
+            key: dict[str, Any] = {
+                "checkpoint": r.checkpoint,
+                "step": r.step,
+                "layer": r.layer,
+                "view": r.view,
+            }
+            for stored in r.summary:
+                row = key | stored
+                if betti is not None:
+                    k = int(stored["dim"])
+                    row["n_significant"], row["betti_significant"] = counts[i][k], betti[k]
+                rows.append(row)
         return pd.DataFrame(rows) if rows else pd.DataFrame(columns=_KEY_COLUMNS)
 
 

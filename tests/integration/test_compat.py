@@ -51,7 +51,7 @@ def _resume(
     ckpts: list[Path],
     inputs: torch.Tensor,
     homology: RipsOptions = RipsOptions(backend="ripser"),  # noqa: B008 - frozen
-    significance: SignificanceOptions | None = SignificanceOptions(n_null=19),  # noqa: B008
+    significance: SignificanceOptions = SignificanceOptions(method="gaussian", n_null=19),  # noqa: B008
 ) -> int:
     """Rerun the fixture's pipeline (the options 0.1 wrote it with, in today's words)."""
     outcome = run_pipeline(
@@ -137,7 +137,8 @@ def test_v1_landmark_run_resumes_with_the_equivalent_approximation(
     run = tmp_path / "lm"
     shutil.copytree(FIXTURES / "v1_landmarks_run", run)
     landmarks = RipsOptions(backend="ripser", approximation="landmarks:12")
-    assert _resume(run, ckpts, inputs, homology=landmarks, significance=None) == 0
+    no_calls = SignificanceOptions(method="none")  # the fixture was run with n_null = 0
+    assert _resume(run, ckpts, inputs, homology=landmarks, significance=no_calls) == 0
 
 
 def test_v1_run_report_from_the_command_line(tmp_path: Path) -> None:
@@ -154,8 +155,9 @@ def test_demo_summaries_are_those_of_0_1(tmp_path: Path) -> None:
         assert main(["demo", "-o", str(tmp_path), "--steps", "40", "--every", "20", "-q"]) == 0
     new = pd.read_csv(io.StringIO(read_summaries(tmp_path / "run").to_csv(index=False)))
     old = pd.read_csv(FIXTURES / "demo_summaries_v1.csv")
-    assert list(new.columns) == list(old.columns)
-    assert new.shape == old.shape
+    # significance calls are on by default since 0.2: two columns more, the others unchanged
+    assert list(new.columns) == [*old.columns, "n_significant", "betti_significant"]
+    assert new.shape == (old.shape[0], old.shape[1] + 2)
     for column in old.columns:
         a, b = new[column].to_numpy(), old[column].to_numpy()
         if a.dtype.kind == "f":

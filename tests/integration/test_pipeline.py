@@ -129,7 +129,9 @@ def test_certified_approximation_is_stored_with_its_bound(
         assert cert.interleaving_bound is not None
         assert 0 < cert.bound == min(cert.covering_bound, cert.interleaving_bound)
         assert r.diagram.n_points == 30
-        assert r.significance is None  # no calls asked for
+        calls = r.significance  # the default calls, widened by the certified bound
+        assert calls is not None and calls.method == "universal"
+        assert calls.widened_by == pytest.approx(cert.bound)
     # the bound is stored beside the result: a direct computation on all points is within it
     from tda_interp.homology import vietoris_rips
 
@@ -173,7 +175,7 @@ def test_landmark_results_carry_significance_calls(
         layers=["mlp"],
         views=["raw"],
         homology=RipsOptions(approximation="landmarks:30"),
-        significance=SignificanceOptions(n_null=19),
+        significance=SignificanceOptions(method="gaussian", n_null=19),
     )
     assert null_runs == [("landmarks:30", 30)] * 19
     (result,) = Run(tmp_path / "run").results()
@@ -185,7 +187,11 @@ def test_landmark_results_carry_significance_calls(
         assert len(calls.p_values[k]) == len(calls.significant[k]) == len(result.diagram[k])
         assert len(calls.null_statistics[k]) == 19
     assert [row["n_significant"] for row in result.summary] == list(calls.n_significant)
-    assert Run(tmp_path / "run").params["significance"] == SignificanceOptions(n_null=19).params()
+    assert Run(tmp_path / "run").params["significance"] == {
+        "method": "gaussian",
+        "n_null": 19,
+        "alpha": 0.05,
+    }
 
 
 def test_resume_after_crash_recomputes_nothing_finished(

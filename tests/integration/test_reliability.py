@@ -108,7 +108,7 @@ def test_sigterm_stops_a_command_line_run_like_ctrl_c(tmp_path: Path) -> None:
         '[model]\nfactory = "models.py:make_model"\ncheckpoints = "step_1.pt"\n'
         '[inputs]\nfactory = "models.py:inputs"\n[capture]\nlayers = ["0", "1"]\n'
         '[homology]\nmaxdim = 1\napproximation = "exact"\nbackend = "ripser"\n'
-        'memory_budget = "100GB"\n'
+        'memory_budget = "100GB"\nviews = ["raw", "pc1-2", "pc2-3"]\n'  # ~10 s of work
         '[execution]\nexecutor = "processes:2"\ncache = false\n'
     )
     proc = subprocess.Popen(

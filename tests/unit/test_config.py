@@ -235,7 +235,9 @@ def test_defaults(tmp_path: Path) -> None:
     assert cfg.homology.approximation.spec == "subsample:1000"
     assert cfg.homology.seed == 0
     assert cfg.homology.nonfinite == "raise"
-    assert cfg.significance is None  # no [significance] section: no calls
+    assert cfg.significance == SignificanceOptions()  # no section: the default calls
+    assert cfg.significance.method == "universal"
+    assert cfg.summary.correction == "diagram"
     assert cfg.summary == SummaryOptions()
     assert cfg.summary.long_bar == 0.25
     assert cfg.execution == ExecutionOptions()
@@ -310,7 +312,7 @@ def test_v1_config_loads_with_one_deprecation_warning(tmp_path: Path) -> None:
         approximation="subsample:500",
         nonfinite="drop",
     )
-    assert cfg.significance == SignificanceOptions(n_null=39, alpha=0.01)
+    assert cfg.significance == SignificanceOptions(method="gaussian", n_null=39, alpha=0.01)
     assert cfg.summary == SummaryOptions(long_bar=0.3)
 
 
@@ -333,12 +335,13 @@ def _nonfinite(cfg: RunConfig) -> Any:
         (with_homology("max_points = 0\nmax_bound_rel = 0.05"), "max_bound_rel", _approximation,
          "bound:0.05"),
         (with_homology("n_null = 39"), "[homology] n_null", lambda c: c.significance,
-         SignificanceOptions(n_null=39)),
+         SignificanceOptions(method="gaussian", n_null=39)),
         (with_homology("n_null = 39\nalpha = 0.01"), "[homology] alpha",
-         lambda c: c.significance, SignificanceOptions(n_null=39, alpha=0.01)),
-        (with_homology("n_null = 0"), "[homology] n_null", lambda c: c.significance, None),
+         lambda c: c.significance, SignificanceOptions(method="gaussian", n_null=39, alpha=0.01)),
+        (with_homology("n_null = 0"), "[homology] n_null", lambda c: c.significance,
+         SignificanceOptions(method="none")),
         (with_homology("n_null = 0\nalpha = 0.01"), "[homology] n_null",
-         lambda c: c.significance, None),
+         lambda c: c.significance, SignificanceOptions(method="none")),
         (with_homology("long_bar = 0.3"), "[homology] long_bar", lambda c: c.summary.long_bar,
          0.3),
         (with_homology("drop_nonfinite = true"), "[homology] drop_nonfinite", _nonfinite,

@@ -107,9 +107,14 @@ def test_task_key_depends_on_content_only() -> None:
         RipsTask(points=X, view="raw", rips=one, significance=SignificanceOptions()),
     ):
         assert task_key(other) != task_key(base)
-    calls = RipsTask(points=X, view="raw", rips=one, significance=SignificanceOptions())
-    fewer = RipsTask(points=X, view="raw", rips=one, significance=SignificanceOptions(n_null=39))
+    gaussian = SignificanceOptions(method="gaussian")
+    calls = RipsTask(points=X, view="raw", rips=one, significance=gaussian)
+    fewer = RipsTask(points=X, view="raw", rips=one, significance=gaussian.replace(n_null=39))
     assert task_key(calls) != task_key(fewer)
+    # the universal test draws no null clouds: n_null is not part of what it computes
+    universal = RipsTask(points=X, view="raw", rips=one, significance=SignificanceOptions())
+    other = RipsTask(points=X, view="raw", rips=one, significance=SignificanceOptions(n_null=39))
+    assert task_key(universal) == task_key(other)
     p1 = projection_view(np.eye(3)[:, :2], name="proj")
     p2 = projection_view(np.eye(3)[:, 1:], name="proj")
     k1 = task_key(RipsTask(points=X, view=p1))

@@ -78,7 +78,7 @@ def test_frozen_keyword_only_and_defaults_are_valid(cls: type[Options]) -> None:
         (CaptureOptions, "nonfinite", "ignore", "one of 'raise', 'drop', 'keep'"),
         (SignificanceOptions, "alpha", 1.0, "a number in (0, 1)"),
         (SignificanceOptions, "n_null", 0, "an int >= 1"),
-        (SignificanceOptions, "method", "bootstrap", "one of 'gaussian', 'subsample'"),
+        (SignificanceOptions, "method", "bootstrap", "one of 'universal', 'gaussian'"),
         (SummaryOptions, "long_bar", -0.1, "a number >= 0"),
         (ExecutionOptions, "executor", "threads", "'auto', 'serial'"),
         (ExecutionOptions, "executor", "processes:0", "'auto', 'serial'"),
@@ -229,7 +229,7 @@ def test_config_sections_mirror_the_option_classes() -> None:
     for name, cls in (
         ("capture", "CaptureOptions"),
         ("homology", "RipsOptions"),
-        ("significance", "SignificanceOptions | None"),
+        ("significance", "SignificanceOptions"),
         ("summary", "SummaryOptions"),
         ("execution", "ExecutionOptions"),
     ):

@@ -168,9 +168,11 @@ def test_n_significant_only_with_significance(make_circle: Callable[..., np.ndar
     from tda_interp.homology import significance
 
     X = make_circle(40, noise=0.05, seed=1)
-    res = significance(X, n_null=19, seed=0, backend="ripser")
+    res = significance(X, seed=0, backend="ripser")
     rows = summarize(res.diagram, significance=res)
-    assert all(set(r) == KEYS | {"n_significant"} for r in rows)
+    assert all(set(r) == KEYS | {"n_significant", "betti_significant"} for r in rows)
     assert [r["n_significant"] for r in rows] == [int(s.sum()) for s in res.significant]
     assert rows[1]["n_significant"] == 1  # the circle's loop
+    # Betti numbers of the significant features: one cluster, one loop
+    assert [r["betti_significant"] for r in rows] == [1, 1]
     assert all("n_significant" not in r for r in summarize(res.diagram))
