@@ -220,3 +220,37 @@ def test_calls_cost_little_beside_the_diagram() -> None:
     res = ti.significance(X, SignificanceOptions(), rips=rips, diagram=dgm)
     assert res.diagram is dgm
     assert res.null_statistics[1].size == 0 and res.normalisation[1] == "diagram"
+
+
+# ---------------------------------------------------------------------- calibration
+@pytest.mark.slow
+def test_calibrated_on_noise() -> None:
+    """The small version of benchmarks/bench_significance.py: over 240 noise clouds (8
+    families x 30, 100 points) for H0 and H1 and 160 (8 x 20, 60 points) for H2, the number of
+    clouds with ANY significant bar stays within the 99.9% quantile of Binomial(N, alpha):
+    a test whose family-wise rate is alpha passes with probability 0.999, one at 3 x alpha
+    almost never."""
+    from scipy.stats import binom
+
+    families = {
+        "gauss2": lambda r, n: r.standard_normal((n, 2)),
+        "gauss8": lambda r, n: r.standard_normal((n, 8)),
+        "gauss64": lambda r, n: r.standard_normal((n, 64)),
+        "gauss384": lambda r, n: r.standard_normal((n, 384)),
+        "decay64": lambda r, n: r.standard_normal((n, 64)) / np.arange(1, 65),
+        "decay384": lambda r, n: r.standard_normal((n, 384)) / np.arange(1, 385),
+        "cube2": lambda r, n: r.random((n, 2)),
+        "cube8": lambda r, n: r.random((n, 8)),
+    }
+    hits = {0: 0, 1: 0, 2: 0}
+    totals = {0: 0, 1: 0, 2: 0}
+    for i, make in enumerate(families.values()):
+        rng = np.random.default_rng(100 + i)
+        for n, count, maxdim, dims in ((100, 30, 1, (0, 1)), (60, 20, 2, (2,))):
+            for _ in range(count):
+                res = ti.significance(make(rng, n), maxdim=maxdim)
+                for k in dims:
+                    hits[k] += res.n_significant[k] > 0
+                    totals[k] += 1
+    for k in (0, 1, 2):
+        assert hits[k] <= binom.ppf(0.999, totals[k], 0.05), (k, hits[k], totals[k])
