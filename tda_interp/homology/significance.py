@@ -309,6 +309,36 @@ class SignificanceResult:
     widened_by: float = 0.0
     undecided: tuple[int, ...] = ()
 
+    @classmethod
+    def from_arrays(
+        cls,
+        diagram: Diagram,
+        options: SignificanceOptions,
+        seed: int,
+        thresholds: Sequence[float],
+        arrays: tuple[Sequence[ArrayLike], Sequence[ArrayLike], Sequence[ArrayLike]],
+        **extra: Any,
+    ) -> SignificanceResult:
+        """A result from its p-values, calls and null statistics per dimension (``arrays``),
+        made read-only float64 / bool arrays; ``extra``: ``normalisation``, ``widened_by``,
+        ``undecided``."""
+        p_values, calls, nulls = arrays
+        p = tuple(np.asarray(v, dtype=np.float64) for v in p_values)
+        c = tuple(np.asarray(v, dtype=np.bool_) for v in calls)
+        stats = tuple(np.asarray(v, dtype=np.float64) for v in nulls)
+        for arr in (*p, *c, *stats):
+            arr.setflags(write=False)
+        return cls(
+            diagram=diagram,
+            options=options,
+            seed=seed,
+            thresholds=tuple(float(t) for t in thresholds),
+            p_values=p,
+            significant=c,
+            null_statistics=stats,
+            **extra,
+        )
+
     @property
     def method(self) -> str:
         """``"universal"``, ``"gaussian"`` or ``"subsample"``."""
@@ -577,16 +607,12 @@ def _universal(
         thresholds.append(cutoff)
         normalisation.append(how)
         nulls.append(pooled)
-    for arr in (*p_values, *calls, *nulls):
-        arr.setflags(write=False)
-    return SignificanceResult(
-        diagram=diagram,
-        options=options,
-        seed=rips.seed,
-        thresholds=tuple(thresholds),
-        p_values=tuple(p_values),
-        significant=tuple(calls),
-        null_statistics=tuple(nulls),
+    return SignificanceResult.from_arrays(
+        diagram,
+        options,
+        rips.seed,
+        thresholds,
+        (p_values, calls, nulls),
         normalisation=tuple(normalisation),
         widened_by=delta,
         undecided=tuple(undecided),
@@ -700,18 +726,14 @@ def _monte_carlo(
         p_values.append(p)
         with np.errstate(invalid="ignore"):
             calls.append(np.asarray((p <= options.alpha) & (rel > threshold)))
-    for arr in (*p_values, *calls, *null):
-        arr.setflags(write=False)
-    return SignificanceResult(
-        diagram=diagram,
-        options=options,
-        seed=rips.seed,
-        thresholds=tuple(thresholds),
-        p_values=tuple(p_values),
-        significant=tuple(calls),
-        null_statistics=tuple(null),
-        normalisation=("null clouds" if options.method == "gaussian" else "subsamples",)
-        * (maxdim + 1),
+    source = "null clouds" if options.method == "gaussian" else "subsamples"
+    return SignificanceResult.from_arrays(
+        diagram,
+        options,
+        rips.seed,
+        thresholds,
+        (p_values, calls, list(null)),
+        normalisation=(source,) * (maxdim + 1),
     )
 
 

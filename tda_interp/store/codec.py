@@ -230,24 +230,20 @@ def _significance(
         len(p) != len(bars) for p, bars in zip(p_values, diagram.pairs, strict=True)
     ):
         raise ValueError("the significance p-values do not match the bars of the diagram")
-    p = tuple(np.asarray(v, dtype=np.float64) for v in p_values)
+    p = [np.asarray(v, dtype=np.float64) for v in p_values]
     if stored_calls is not None:
         if [len(c) for c in stored_calls] != [len(v) for v in p]:
             raise ValueError("the significance calls do not match the bars of the diagram")
-        calls = tuple(np.asarray(c, dtype=np.bool_) for c in stored_calls)
+        calls = list(stored_calls)
     else:  # tda-interp 0.1 kept p-values only, and called p <= alpha
-        calls = tuple(np.asarray(v <= options.alpha) for v in p)  # NaN (infinite bars): False
-    stats = tuple(np.asarray(v, dtype=np.float64) for v in null) or tuple(np.empty(0) for _ in p)
-    for arr in (*p, *calls, *stats):
-        arr.setflags(write=False)
-    return SignificanceResult(
-        diagram=diagram,
-        options=options,
-        seed=seed,
-        thresholds=tuple(float(t) for t in thresholds),
-        p_values=p,
-        significant=calls,
-        null_statistics=stats,
+        calls = [np.asarray(v <= options.alpha) for v in p]  # NaN (infinite bars): False
+    stats = list(null) or [np.empty(0) for _ in p]
+    return SignificanceResult.from_arrays(
+        diagram,
+        options,
+        seed,
+        [float(t) for t in thresholds],
+        (p, calls, stats),
         normalisation=normalisation,
         widened_by=widened_by,
         undecided=undecided,
