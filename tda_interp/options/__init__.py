@@ -11,6 +11,7 @@ class                         config section      taken by
 :class:`SignificanceOptions`  ``[significance]``  ``significance``, runs, monitor
 :class:`SummaryOptions`       ``[summary]``       ``summarize``, runs, monitor, report
 :class:`ExecutionOptions`     ``[execution]``     runs, monitor (never part of their params)
+:class:`DistanceOptions`      ``compare`` flags   ``tda_interp.compare``, ``tda-interp compare``
 ============================  ==================  ===========================================
 
 Functions take the object, or the same names as keyword arguments (``vietoris_rips(X,
@@ -32,12 +33,14 @@ Expected maxdim to be an int in [0, 3], got 7. H3 of a few hundred points alread
 
 from tda_interp.options._base import Options
 from tda_interp.options.capture import CaptureOptions
+from tda_interp.options.compare import DistanceOptions
 from tda_interp.options.homology import Approximation, RipsOptions, parse_memory
 from tda_interp.options.run import ExecutionOptions, SignificanceOptions, SummaryOptions
 
 __all__ = [
     "Approximation",
     "CaptureOptions",
+    "DistanceOptions",
     "ExecutionOptions",
     "Options",
     "RipsOptions",
