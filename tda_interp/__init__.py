@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "Approximation": "tda_interp.options",
     "CaptureOptions": "tda_interp.options",
+    "Comparison": "tda_interp.compare",
     "Diagram": "tda_interp.diagrams",
+    "DistanceOptions": "tda_interp.options",
     "ExecutionOptions": "tda_interp.options",
     "Provenance": "tda_interp.diagrams",
     "RipsOptions": "tda_interp.options",
@@ -42,7 +44,9 @@ _EXPORTS = {
     "betti_curve": "tda_interp.diagrams",
     "build_report": "tda_interp.reports",
     "capture": "tda_interp.hooks",
+    "compare_runs": "tda_interp.compare",
     "describe_sites": "tda_interp.hooks",
+    "diagram_distance": "tda_interp.compare",
     "distance_matrix": "tda_interp.homology",
     "find_checkpoints": "tda_interp.hooks",
     "from_giotto": "tda_interp.diagrams",
@@ -73,6 +77,7 @@ _DEPRECATED = {
 }
 
 if TYPE_CHECKING:
+    from tda_interp.compare import Comparison, compare_runs, diagram_distance
     from tda_interp.config import RunConfig, load_config
     from tda_interp.diagrams import (
         Diagram,
@@ -105,6 +110,7 @@ if TYPE_CHECKING:
     from tda_interp.options import (
         Approximation,
         CaptureOptions,
+        DistanceOptions,
         ExecutionOptions,
         RipsOptions,
         SignificanceOptions,
@@ -133,7 +139,9 @@ __version__ = "0.2.0"
 __all__ = [
     "Approximation",
     "CaptureOptions",
+    "Comparison",
     "Diagram",
+    "DistanceOptions",
     "ExecutionOptions",
     "Provenance",
     "RipsOptions",
@@ -150,7 +158,9 @@ __all__ = [
     "betti_curve",
     "build_report",
     "capture",
+    "compare_runs",
     "describe_sites",
+    "diagram_distance",
     "distance_matrix",
     "find_checkpoints",
     "from_giotto",

@@ -92,6 +92,44 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from tda_interp.compare import compare_runs
+    from tda_interp.options import DistanceOptions, ExecutionOptions
+    from tda_interp.reports.compare import write_compare_report
+
+    options = DistanceOptions(
+        metric=args.metric,
+        order=args.order,
+        ground=args.ground,
+        relative=not args.absolute,
+        infinite=args.infinite,
+    )
+    execution = ExecutionOptions(executor=args.executor, cache=not args.no_cache)
+    t0 = time.perf_counter()
+    comparison = compare_runs(
+        args.runs,
+        dim=args.dim,
+        options=options,
+        checkpoint=args.checkpoint,
+        control=args.control,
+        replicates=args.replicates,
+        execution=execution,
+    )
+    path = write_compare_report(comparison, args.output, title=args.title)
+    print(
+        f"Compared {len(comparison.runs)} runs ({len(comparison.distances)} layer pairs) in "
+        f"{time.perf_counter() - t0:.1f} s."
+    )
+    print(f"Report: {Path(path).resolve()}")
+    if args.csv is not None:
+        args.csv.parent.mkdir(parents=True, exist_ok=True)
+        comparison.to_frame().to_csv(args.csv, index=False)
+        print(f"Table: {args.csv.resolve()}")
+    for note in comparison.notes:
+        print(f"tda-interp compare: note: {note}", file=sys.stderr)
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from tda_interp.demo import run_demo
 
@@ -174,6 +212,55 @@ def build_parser() -> argparse.ArgumentParser:
         "over the whole run (default: the run's [summary] correction)",
     )
     report.set_defaults(func=_cmd_report)
+
+    compare = sub.add_parser(
+        "compare",
+        help="compare the diagrams of runs layer by layer, with references, CKA and a report",
+        description="Layer x layer distances between the diagrams of runs (and within each), "
+        "trajectories through training, the replicate reference of every layer and linear CKA "
+        "on the same probe inputs, written as an offline HTML page.",
+    )
+    compare.add_argument("runs", type=Path, nargs="+", metavar="RUN_DIR", help="run directories")
+    compare.add_argument(
+        "-o", "--output", type=Path, default=Path("compare.html"), help="HTML file"
+    )
+    compare.add_argument(
+        "--control", type=Path, default=None, metavar="RUN_DIR",
+        help="an untrained or shuffled-label run, compared with each run beside them",
+    )  # fmt: skip
+    compare.add_argument("--dim", type=int, default=1, help="homology dimension (default: 1)")
+    compare.add_argument(
+        "--metric",
+        default="bottleneck",
+        choices=("bottleneck", "wasserstein", "landscape", "betti", "image"),
+        help="distance between diagrams (default: bottleneck)",
+    )
+    compare.add_argument("--order", type=float, default=1.0, help="p of p-Wasserstein")
+    compare.add_argument(
+        "--ground", type=float, default=float("inf"),
+        help="q of the L^q ground metric between bars (default: inf, max(|db|, |dd|))",
+    )  # fmt: skip
+    compare.add_argument(
+        "--absolute", action="store_true", help="compare absolute, not relative, diagrams"
+    )
+    compare.add_argument(
+        "--infinite", default="match", choices=("match", "drop"),
+        help="essential bars: matched in order of birth, or dropped (default: match)",
+    )  # fmt: skip
+    compare.add_argument(
+        "--checkpoint", default=None, help="checkpoint label compared (default: each run's last)"
+    )
+    compare.add_argument(
+        "--replicates", type=int, default=3,
+        help="random half splits per layer for the replicate reference (0: none; default: 3)",
+    )  # fmt: skip
+    compare.add_argument(
+        "--executor", default="auto", help="auto | serial | processes[:N] | dask:ADDRESS"
+    )
+    compare.add_argument("--no-cache", action="store_true", help="do not use the cache")
+    compare.add_argument("--csv", type=Path, default=None, help="also write the table here")
+    compare.add_argument("--title", default=None, help="page title")
+    compare.set_defaults(func=_cmd_compare)
 
     demo = sub.add_parser(
         "demo",

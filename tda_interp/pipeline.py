@@ -518,7 +518,13 @@ def run_from_config(
     pattern = config.checkpoints
     if not os.path.isabs(pattern):
         pattern = str(config.base_dir / pattern)
-    info = {"model": config.model_factory, "inputs": config.inputs_factory}
+    # what `tda-interp compare` needs to capture the same clouds again
+    info: dict[str, Any] = {
+        "model": config.model_factory,
+        "inputs": config.inputs_factory,
+        "base_dir": str(Path(config.base_dir).resolve()),
+        "strict": config.strict,
+    }
     if config.title:
         info["title"] = config.title
     return run_pipeline(

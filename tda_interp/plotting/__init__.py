@@ -10,6 +10,7 @@ from tda_interp.plotting.figures import (
     betti_curves_figure,
     diagram_figure,
     heatmap_figure,
+    lines_figure,
 )
 from tda_interp.plotting.text import plain_text
 
@@ -19,5 +20,6 @@ __all__ = [
     "betti_curves_figure",
     "diagram_figure",
     "heatmap_figure",
+    "lines_figure",
     "plain_text",
 ]

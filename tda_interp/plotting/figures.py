@@ -32,6 +32,7 @@ __all__ = [
     "betti_curves_figure",
     "diagram_figure",
     "heatmap_figure",
+    "lines_figure",
 ]
 
 #: Colour of each homology dimension (H0, H1, H2, H3), reused by every figure.
@@ -503,4 +504,70 @@ def heatmap_figure(
                "ticktext": row_labels, "autorange": "reversed", "title": {"text": row_title},
                "showgrid": False, "automargin": True},
     )  # fmt: skip
+    return fig
+
+
+def lines_figure(
+    series: Mapping[str, tuple[ArrayLike, ArrayLike]],
+    *,
+    x_title: str,
+    y_title: str,
+    title: str | None = None,
+    template: TemplateLike = DEFAULT_TEMPLATE,
+) -> go.Figure:
+    """One line with markers per label, e.g. a layer's distance to the final checkpoint
+    against the training step.
+
+    Lines are coloured along the Viridis scale in the order of ``series`` (e.g. depth).
+
+    Parameters
+    ----------
+    series : mapping of str to (x, y), each array-like of shape (n_k,)
+        Label (plain text) -> its points; NaN values leave a gap.
+    x_title, y_title : str
+        Axis titles, plain text.
+    title : str, optional
+        Figure title, plain text.
+    template : str or plotly.graph_objects.layout.Template, default "plotly_white"
+        Template of this figure only.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+
+    Examples
+    --------
+    >>> fig = lines_figure({"fc1": ([0, 10], [0.3, 0.0])}, x_title="step", y_title="d")
+    >>> fig.data[0].name, fig.data[0].y.tolist()
+    ('fc1', [0.3, 0.0])
+    """
+    n = len(series)
+    colours = sample_colorscale("Viridis", [0.5] if n == 1 else list(np.linspace(0, 0.9, n)))
+    fig = go.Figure()
+    for (label, (x, y)), colour in zip(series.items(), colours, strict=False):
+        xs, ys = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        if xs.shape != ys.shape or xs.ndim != 1:
+            raise ConfigError(
+                f"Expected x and y of one shape (n_points,) for {label!r}, got {xs.shape} and "
+                f"{ys.shape}."
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines+markers",
+                name=plain_text(label),
+                line={"color": colour, "width": 2},
+                hovertemplate="%{x}: %{y:.4g}",
+            )
+        )
+    fig.update_layout(
+        template=template,
+        title=_title(title),
+        height=340,
+        margin={"l": 50, "r": 20, "t": 50 if title else 20, "b": 50},
+        xaxis={"title": {"text": plain_text(x_title)}},
+        yaxis={"title": {"text": plain_text(y_title)}, "rangemode": "tozero"},
+        hovermode="closest",
+    )
     return fig

@@ -68,9 +68,10 @@ def _template_file(name: str) -> str:
 
 
 def _environment() -> jinja2.Environment:
-    text = _template_file(_TEMPLATE)
+    """The report templates (the run report, the comparison, their shared style)."""
+    names = (_TEMPLATE, "compare.html.j2", "_style.html.j2")
     env = jinja2.Environment(
-        loader=jinja2.DictLoader({_TEMPLATE: text}),
+        loader=jinja2.DictLoader({name: _template_file(name) for name in names}),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -233,10 +234,6 @@ def _context(report: ReportData) -> dict[str, Any]:
         layers.append({"name": layer, "anchor": f"layer-{li}", "panels": panels})
 
     data = {"template": figs.template, "figures": figs.figures, "barcodes": barcodes}
-    plotlyjs = _SCRIPT_END.sub(r"<\\/\1", get_plotlyjs())
-    app_js = _template_file(_APP_JS)
-    from tda_interp import __version__  # at call time: tda_interp/__init__ may import reports
-
     return {
         "report": report,
         "correction_text": CORRECTION_TEXT.get(report.correction, report.correction),
@@ -244,6 +241,18 @@ def _context(report: ReportData) -> dict[str, Any]:
         "layers": layers,
         "params": [(k, _param_text(v)) for k, v in report.params],
         "n_expected": n_ck * len(report.layers) * len(report.views),
+        **page_assets(data),
+    }
+
+
+def page_assets(data: dict[str, Any]) -> dict[str, Any]:
+    """What every report page carries: plotly.js and the page script inline, their
+    Content-Security-Policy, the version, and ``data`` (figures...) as script-safe JSON."""
+    plotlyjs = _SCRIPT_END.sub(r"<\\/\1", get_plotlyjs())
+    app_js = _template_file(_APP_JS)
+    from tda_interp import __version__  # at call time: tda_interp/__init__ may import reports
+
+    return {
         "version": __version__,
         "plotlyjs": Markup(plotlyjs),  # trusted library code, not user input
         "app_js": Markup(app_js),  # package data, not user input

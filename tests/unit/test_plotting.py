@@ -24,6 +24,7 @@ from tda_interp.plotting import (
     betti_curves_figure,
     diagram_figure,
     heatmap_figure,
+    lines_figure,
     plain_text,
 )
 
@@ -309,6 +310,12 @@ def _figures(names: tuple[str, ...], dgm: Diagram) -> dict[str, go.Figure]:
             row_name=names[5],
             col_name=names[6],
         ),
+        "lines_figure": lambda: lines_figure(
+            {name: ([0, 1, 2], [i, 1, 0]) for i, name in enumerate(names)},
+            x_title=names[0],
+            y_title=names[1],
+            title=names[2],
+        ),
     }
     return {name: build() for name, build in builders.items()}
 
@@ -318,7 +325,7 @@ def test_every_figure_builder_is_checked(hand: Diagram) -> None:
     assert set(_figures(HOSTILE, hand)) == public
 
 
-@pytest.mark.parametrize("builder", ["barcode", "diagram", "betti_curves", "heatmap"])
+@pytest.mark.parametrize("builder", ["barcode", "diagram", "betti_curves", "heatmap", "lines"])
 def test_hostile_names_reach_plotly_as_plain_text(hand: Diagram, builder: str) -> None:
     """In the figure's JSON no user string is markup: plotly shows each one literally."""
     fig = _figures(HOSTILE, hand)[f"{builder}_figure"]
