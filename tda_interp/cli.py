@@ -87,7 +87,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from tda_interp.reports import write_report
 
-    path = write_report(args.run_dir, args.output, title=args.title, correction=args.correction)
+    path = write_report(
+        args.run_dir,
+        args.output,
+        title=args.title,
+        correction=args.correction,
+        control=args.control,
+    )
     print(f"Report: {Path(path).resolve()}")
     return 0
 
@@ -210,6 +216,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="which significance calls to count: per diagram, Bonferroni or Benjamini-Hochberg "
         "over the whole run (default: the run's [summary] correction)",
+    )
+    report.add_argument(
+        "--control",
+        type=Path,
+        default=None,
+        metavar="RUN_CTRL",
+        help="a control run directory (untrained, shuffled labels...) drawn beside the run in "
+        "every headline figure",
     )
     report.set_defaults(func=_cmd_report)
 

@@ -513,6 +513,8 @@ def lines_figure(
     x_title: str,
     y_title: str,
     title: str | None = None,
+    x_labels: Sequence[str] | None = None,
+    dashed: Sequence[str] = (),
     template: TemplateLike = DEFAULT_TEMPLATE,
 ) -> go.Figure:
     """One line with markers per label, e.g. a layer's distance to the final checkpoint
@@ -528,6 +530,11 @@ def lines_figure(
         Axis titles, plain text.
     title : str, optional
         Figure title, plain text.
+    x_labels : sequence of str, optional
+        Names of the positions ``0, 1, ...`` of the x axis (e.g. layers, in depth order),
+        plain text; the x values are then positions.
+    dashed : sequence of str
+        Labels of ``series`` drawn dashed (e.g. a control run beside the main one).
     template : str or plotly.graph_objects.layout.Template, default "plotly_white"
         Template of this figure only.
 
@@ -557,16 +564,23 @@ def lines_figure(
                 y=ys,
                 mode="lines+markers",
                 name=plain_text(label),
-                line={"color": colour, "width": 2},
-                hovertemplate="%{x}: %{y:.4g}",
+                line={"color": colour, "width": 2, "dash": "dash" if label in dashed else None},
+                hovertemplate="%{x}: %{y:.4g}" if x_labels is None else "%{y:.4g}",
             )
+        )
+    xaxis: dict[str, Any] = {"title": {"text": plain_text(x_title)}}
+    if x_labels is not None:
+        xaxis.update(
+            tickmode="array",
+            tickvals=list(range(len(x_labels))),
+            ticktext=[plain_text(v) for v in x_labels],
         )
     fig.update_layout(
         template=template,
         title=_title(title),
         height=340,
         margin={"l": 50, "r": 20, "t": 50 if title else 20, "b": 50},
-        xaxis={"title": {"text": plain_text(x_title)}},
+        xaxis=xaxis,
         yaxis={"title": {"text": plain_text(y_title)}, "rangemode": "tozero"},
         hovermode="closest",
     )

@@ -33,15 +33,14 @@ import plotly.io as pio
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
-from tda_interp.diagrams.diagram import Diagram
 from tda_interp.options.run import Correction
 from tda_interp.plotting.figures import (
     DEFAULT_TEMPLATE,
-    barcode_figure,
-    betti_curves_figure,
     heatmap_figure,
+    lines_figure,
 )
-from tda_interp.reports.model import ReportData, build_report
+from tda_interp.plotting.text import plain_text
+from tda_interp.reports.model import DiagramEntry, ReportData, ViewMatrices, build_report
 from tda_interp.store.writer import atomic_write_bytes
 
 __all__ = ["MAX_BARS", "render_html", "render_json", "write_report"]
@@ -156,89 +155,370 @@ def _param_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True, indent=1)
 
 
+#: Most checkpoints drawn as separate lines in a depth profile (evenly spaced, first and last
+#: included); the heatmaps show them all.
+MAX_DEPTH_LINES = 6
+
+
+def _round(values: np.ndarray) -> list[float | None]:
+    """Relative values for drawing: 4 decimals (1e-4 of the diameter), ``None`` for inf."""
+    out = np.round(values.astype(np.float64), 4)
+    return [None if not math.isfinite(v) else v for v in out.tolist()]
+
+
+def _bars_data(entry: DiagramEntry) -> dict[str, Any]:
+    """One diagram, compactly, for the page script to draw its barcode and diagram.
+
+    Per dimension the ``MAX_BARS`` longest bars (infinite first), relative to the diameter:
+    births ``b``, deaths ``e`` (``None``: never dies), calls ``s`` (1 significant, 0 not;
+    absent without calls), and ``m`` the number of bars of the dimension.
+    """
+    d = entry.diagram
+    dims = []
+    for k in range(d.maxdim + 1):
+        bars = d[k]
+        keep = bars[:, 1] != bars[:, 0]
+        life = bars[:, 1] - bars[:, 0]
+        order = np.flatnonzero(keep)[np.argsort(-life[keep], kind="stable")][:MAX_BARS]
+        scale = d.scale if d.scale > 0 else 1.0
+        item: dict[str, Any] = {
+            "b": _round(bars[order, 0] / scale),
+            "e": _round(bars[order, 1] / scale),
+            "m": int(keep.sum()),
+        }
+        if entry.significant is not None and k < len(entry.significant):
+            calls = np.asarray(entry.significant[k], dtype=bool)
+            item["s"] = [int(v) for v in calls[order]] if len(calls) == len(bars) else None
+        dims.append(item)
+    return {"n": d.n_points, "t": entry.n_points_total, "d": dims}
+
+
+def _pick(n: int, most: int) -> list[int]:
+    """Up to ``most`` evenly spaced indices of ``range(n)``, first and last included."""
+    if n <= most:
+        return list(range(n))
+    return sorted({round(i * (n - 1) / (most - 1)) for i in range(most)})
+
+
+def _sampling_note(report: ReportData) -> str:
+    """What the header says about subsampled clouds ('' when every cloud was used whole)."""
+    sub = [
+        (e.n_points_total, e.diagram.n_points)
+        for e in report.diagrams
+        if e.n_points_total is not None and e.n_points_total > e.diagram.n_points
+    ]
+    if not sub:
+        return ""
+    totals = sorted({t for t, _ in sub})
+    kept = sorted({n for _, n in sub})
+
+    def span(v: list[int]) -> str:
+        return f"{v[0]:,}" if len(v) == 1 else f"{v[0]:,} to {v[-1]:,}"
+
+    unbounded = sum(1 for e in report.diagrams if e.bound_rel is None)
+    note = (
+        f"Clouds were reduced before persistence in {len(sub)} of {len(report.diagrams)} "
+        f"diagrams: {span(totals)} points down to {span(kept)}."
+    )
+    if unbounded:
+        note += (
+            f" {unbounded} of them have no certified bound to the diagram of the whole cloud "
+            "(uniform subsamples): a bar there may be missing or shorter in the whole cloud."
+        )
+    else:
+        note += " Each carries a certified bound to the diagram of the whole cloud (landmarks)."
+    return note
+
+
+def _view_figures(
+    figs: _Figures, report: ReportData, m: ViewMatrices, control: ViewMatrices | None
+) -> dict[str, Any]:
+    """The headline figures of one view: significant features (and the control's beside)."""
+    labels = list(report.checkpoint_labels)
+    one = len(labels) == 1
+    out: dict[str, Any] = {"name": m.view, "significant": [], "secondary": []}
+
+    def headline(rd: ReportData, mat: ViewMatrices, k: int) -> go.Figure:
+        values = mat.array("n_significant", k)
+        if one:
+            return lines_figure(
+                {"significant": (np.arange(len(rd.layers)), values[:, 0])},
+                x_title="layer",
+                y_title="clusters" if k == 0 else f"significant H{k} bars",
+                x_labels=rd.layers,
+                template=_BLANK,
+            )
+        return _heatmap(rd, list(rd.checkpoint_labels), values, "bars", count=True)
+
+    if m.significant_by_dim:
+        for k in range(len(m.significant_by_dim)):
+            card = {
+                "dim": k,
+                "title": "Clusters (H0 bars the cluster rule calls)"
+                if k == 0
+                else f"Significant H{k} bars",
+                "id": figs.add(headline(report, m, k)),
+                "control": None,
+            }
+            if control is not None and report.control is not None and control.significant_by_dim:
+                if k < len(control.significant_by_dim):
+                    card["control"] = figs.add(headline(report.control, control, k))
+            out["significant"].append(card)
+    n_long = m.array("n_long")
+    max_rel = m.array("max_rel_persistence")
+    if one:
+        x = np.arange(len(report.layers))
+        out["secondary"] = [
+            {
+                "title": f"Long-lived H1 bars (relative lifetime > {report.long_bar})",
+                "id": figs.add(
+                    lines_figure(
+                        {"long-lived": (x, n_long[:, 0])},
+                        x_title="layer",
+                        y_title="bars",
+                        x_labels=report.layers,
+                        template=_BLANK,
+                    )
+                ),
+            },
+            {
+                "title": "Largest relative H1 lifetime",
+                "id": figs.add(
+                    lines_figure(
+                        {"largest": (x, max_rel[:, 0])},
+                        x_title="layer",
+                        y_title="relative lifetime",
+                        x_labels=report.layers,
+                        template=_BLANK,
+                    )
+                ),
+            },
+        ]
+    else:
+        out["secondary"] = [
+            {
+                "title": f"Long-lived H1 bars (relative lifetime > {report.long_bar})"
+                " — layer × checkpoint",
+                "id": figs.add(_heatmap(report, labels, n_long, "bars", count=True)),
+            },
+            {
+                "title": "Largest relative H1 lifetime — layer × checkpoint",
+                "id": figs.add(
+                    _heatmap(report, labels, max_rel, "relative\nlifetime", count=False)
+                ),
+            },
+        ]
+    return out
+
+
+def _depth_figures(figs: _Figures, report: ReportData, m: ViewMatrices) -> dict[str, Any]:
+    """Betti numbers of significant bars against depth, one line per checkpoint."""
+    x = np.arange(len(report.layers))
+    picked = _pick(len(report.checkpoints), MAX_DEPTH_LINES)
+    cards = []
+    for k in range(len(m.significant_by_dim)):
+        values = m.array("n_significant", k)
+        series = {
+            f"{report.checkpoints[c].label} (step {report.checkpoints[c].step})": (x, values[:, c])
+            for c in picked
+        }
+        dashed: list[str] = []
+        control = _control_matrices(report, m.view)
+        if (
+            control is not None
+            and report.control is not None
+            and k < len(control.significant_by_dim)
+        ):
+            cvals = control.array("n_significant", k)
+            rows = [
+                report.control.layers.index(n) if n in report.control.layers else -1
+                for n in report.layers
+            ]
+            col = cvals[:, -1] if cvals.size else np.array([])
+            y = np.array([col[r] if r >= 0 else np.nan for r in rows])
+            name = f"control, {report.control.checkpoints[-1].label}"
+            series[name] = (x, y)
+            dashed.append(name)
+        cards.append(
+            {
+                "title": "Clusters (H0) against depth"
+                if k == 0
+                else f"Significant H{k} bars against depth",
+                "id": figs.add(
+                    lines_figure(
+                        series,
+                        x_title="layer",
+                        y_title="clusters" if k == 0 else f"significant H{k} bars",
+                        x_labels=report.layers,
+                        dashed=dashed,
+                        template=_BLANK,
+                    )
+                ),
+            }
+        )
+    return {"name": m.view, "cards": cards}
+
+
+def _control_matrices(report: ReportData, view: str) -> ViewMatrices | None:
+    if report.control is None:
+        return None
+    for m in report.control.matrices:
+        if m.view == view:
+            return m
+    return None
+
+
+def _training_figures(figs: _Figures, report: ReportData) -> dict[str, Any] | None:
+    """Logged metrics and the topology on one step axis (None with one checkpoint and no
+    metrics)."""
+    steps = np.array([c.step for c in report.checkpoints], dtype=np.float64)
+    if len(steps) < 2 and not report.metrics:
+        return None
+    lo = min([*steps.tolist(), *(s for m in report.metrics for s in m.steps)], default=0.0)
+    hi = max([*steps.tolist(), *(s for m in report.metrics for s in m.steps)], default=1.0)
+    span = [lo - 0.02 * (hi - lo + 1), hi + 0.02 * (hi - lo + 1)]
+    out: dict[str, Any] = {"metrics": None, "views": []}
+    if report.metrics:
+        fig = lines_figure(
+            {m.name: (m.steps, m.values) for m in report.metrics},
+            x_title="step",
+            y_title="value",
+            template=_BLANK,
+        )
+        fig.update_traces(mode="lines")
+        fig.update_xaxes(range=span)
+        out["metrics"] = figs.add(fig)
+    if len(steps) >= 2:
+        for m in report.matrices:
+            if m.significant_by_dim and len(m.significant_by_dim) > 1:
+                values, what = m.array("n_significant", 1), "significant H1 bars"
+            else:
+                values, what = m.array("max_rel_persistence"), "largest relative H1 lifetime"
+            fig = lines_figure(
+                {layer: (steps, values[i]) for i, layer in enumerate(report.layers)},
+                x_title="step",
+                y_title=what,
+                template=_BLANK,
+            )
+            fig.update_xaxes(range=span)
+            out["views"].append({"name": m.view, "what": what, "id": figs.add(fig)})
+    return out
+
+
+def _distance_figures(figs: _Figures, report: ReportData) -> list[dict[str, Any]]:
+    out = []
+    for d in report.distances:
+        values = np.array(
+            [[np.nan if v is None else v for v in row] for row in d.values], dtype=np.float64
+        )
+        fig = heatmap_figure(
+            values,
+            d.layers,
+            d.layers,
+            colorbar_title="distance",
+            text=[[_fmt_cell(v, False) for v in row] for row in values],
+            zmin=0.0,
+            row_name="layer",
+            col_name="layer",
+            template=_BLANK,
+        )
+        out.append(
+            {
+                "view": d.view,
+                "checkpoint": d.checkpoint,
+                "dim": d.dim,
+                "metric": d.metric,
+                "id": figs.add(fig),
+            }
+        )
+    return out
+
+
 def _context(report: ReportData) -> dict[str, Any]:
     figs = _Figures()
     labels = list(report.checkpoint_labels)
     n_ck = len(labels)
-    views = []
-    for m in report.matrices:
-        n_long = m.array("n_long")
-        max_rel = m.array("max_rel_persistence")
-        n_long_fig = _heatmap(report, labels, n_long, "bars", count=True)
-        max_rel_fig = _heatmap(report, labels, max_rel, "relative\nlifetime", count=False)
-        n_sig_fig = (
-            _heatmap(report, labels, m.array("n_significant"), "bars", count=True)
-            if m.n_significant
-            else None
-        )
-        views.append(
-            {
-                "name": m.view,
-                "n_long_fig": figs.add(n_long_fig),
-                "max_rel_fig": figs.add(max_rel_fig),
-                "n_sig_fig": None if n_sig_fig is None else figs.add(n_sig_fig),
-            }
-        )
+    views = [
+        _view_figures(figs, report, m, _control_matrices(report, m.view)) for m in report.matrices
+    ]
+    depth = [_depth_figures(figs, report, m) for m in report.matrices if m.significant_by_dim]
+    training = _training_figures(figs, report)
+    distances = _distance_figures(figs, report)
 
-    grid = np.asarray(report.grid)
-    barcodes: dict[str, list[Any]] = {}
+    betti: dict[str, Any] = {}
+    bars: dict[str, Any] = {}
+    xmax = 0.0
     layers = []
     for li, layer in enumerate(report.layers):
         panels = []
         for vi, view in enumerate(report.views):
+            key = f"{li}-{vi}"
             curves = report.curves(layer, view)
-            betti = []
-            for k, per_ck in zip(report.dims, curves.curves, strict=True):
-                present = {labels[c]: np.asarray(v) for c, v in enumerate(per_ck) if v is not None}
-                n_missing = n_ck - len(present)
-                title = f"{n_missing} of {n_ck} checkpoints missing" if n_missing else None
-                fig_id = (
-                    figs.add(
-                        betti_curves_figure(present, grid, dim=k, title=title, template=_BLANK)
-                    )
-                    if present
-                    else None
-                )
-                betti.append({"dim": k, "id": fig_id})
-            key = f"bc-{li}-{vi}"
-            diagrams: list[Diagram | None] = [report.diagram(c, layer, view) for c in labels]
-            barcodes[key] = [
-                None
-                if d is None
-                else figs.encode(
-                    barcode_figure(
-                        d,
-                        max_bars=MAX_BARS,
-                        template=_BLANK,
-                        title=f"checkpoint {labels[c]} · step {report.checkpoints[c].step}"
-                        + _approximation_note(report.bound_rel(labels[c], layer, view)),
-                    )
-                )
-                for c, d in enumerate(diagrams)
-            ]
-            present_idx = [c for c, d in enumerate(diagrams) if d is not None]
+            betti[key] = [[None if c is None else list(c) for c in per] for per in curves.curves]
+            entries = [report.entry(c, layer, view) for c in labels]
+            bars[key] = [None if e is None else _bars_data(e) for e in entries]
+            for e in entries:
+                if e is not None and e.diagram.scale > 0:
+                    for k in range(e.diagram.maxdim + 1):
+                        deaths = e.diagram[k][:, 1]
+                        finite = deaths[np.isfinite(deaths)]
+                        if finite.size:
+                            xmax = max(xmax, float(finite.max()) / e.diagram.scale)
+            present_idx = [c for c, e in enumerate(entries) if e is not None]
             chosen = present_idx[-1] if present_idx else -1
             options = [
-                _Option(c, ck.label, ck.step, diagrams[c] is None, c == chosen)
+                _Option(c, ck.label, ck.step, entries[c] is None, c == chosen)
                 for c, ck in enumerate(report.checkpoints)
             ]
+            notes = [
+                ""
+                if e is None
+                else " · ".join(
+                    x
+                    for x in (
+                        f"checkpoint {ck.label} · step {ck.step}",
+                        _approximation_note(e.bound_rel, e),
+                    )
+                    if x
+                )
+                for ck, e in zip(report.checkpoints, entries, strict=True)
+            ]
+            n_missing = n_ck - len(present_idx)
             panels.append(
                 {
                     "view": view,
-                    "betti": betti,
-                    "barcode_key": key,
+                    "key": key,
+                    "dims": report.dims,
                     "options": options,
+                    "notes": notes,
                     "has_any": bool(present_idx),
+                    "betti_note": f"{n_missing} of {n_ck} checkpoints missing"
+                    if n_missing and present_idx
+                    else "",
                 }
             )
         layers.append({"name": layer, "anchor": f"layer-{li}", "panels": panels})
 
-    data = {"template": figs.template, "figures": figs.figures, "barcodes": barcodes}
+    data = {
+        "template": figs.template,
+        "figures": figs.figures,
+        "labels": [plain_text(label) for label in labels],
+        "steps": [c.step for c in report.checkpoints],
+        "grid": _round(np.asarray(report.grid)),
+        "xmax": min(1.0, xmax * 1.05) if xmax > 0 else 1.0,
+        "betti": betti,
+        "bars": bars,
+    }
     return {
         "report": report,
         "correction_text": CORRECTION_TEXT.get(report.correction, report.correction),
+        "sampling_note": _sampling_note(report),
         "views": views,
+        "depth": depth,
+        "training": training,
+        "distances": distances,
         "layers": layers,
+        "n_checkpoints": n_ck,
         "params": [(k, _param_text(v)) for k, v in report.params],
         "n_expected": n_ck * len(report.layers) * len(report.views),
         **page_assets(data),
@@ -334,13 +614,19 @@ def _heatmap(
     )
 
 
-def _approximation_note(bound_rel: float | None) -> str:
-    """Barcode title suffix for approximate diagrams ('' when exact)."""
-    if bound_rel is None:
-        return " · no certified bound to the exact diagram (uniform subsample, or unknown)"
-    if bound_rel == 0.0:
+def _approximation_note(bound_rel: float | None, entry: DiagramEntry | None = None) -> str:
+    """What the page says above an approximate diagram ('' when exact or missing)."""
+    if entry is None:
         return ""
-    return f" · approximate: within {bound_rel:.1%} of the diameter of the exact diagram (d_B)"
+    d = entry.diagram
+    size = ""
+    if entry.n_points_total is not None and entry.n_points_total > d.n_points:
+        size = f"{d.n_points:,} of {entry.n_points_total:,} points; "
+    if bound_rel is None:
+        return size + "no certified bound to the exact diagram (uniform subsample, or unknown)"
+    if bound_rel == 0.0:
+        return size.rstrip("; ")
+    return size + f"approximate: within {bound_rel:.1%} of the diameter of the exact diagram (d_B)"
 
 
 def render_html(report: ReportData) -> str:
@@ -386,6 +672,7 @@ def render_json(report: ReportData, *, indent: int | None = None) -> str:
     Examples
     --------
     >>> import json, tempfile
+    >>> from tda_interp.diagrams import Diagram
     >>> from tda_interp.store import RunWriter
     >>> folder = tempfile.mkdtemp()
     >>> dgm = Diagram(pairs=[[[0.0, np.inf], [0.0, 1.0]]], scale=2.0, n_points=2)
@@ -404,6 +691,7 @@ def write_report(
     *,
     title: str | None = None,
     correction: Correction | None = None,
+    control: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Build the report of a run directory and write it as one HTML file, atomically.
 
@@ -421,6 +709,9 @@ def write_report(
     correction : {"diagram", "bonferroni", "bh"}, optional
         Which significance calls the report counts; the run's own by default (see
         :func:`tda_interp.reports.build_report`).
+    control : path, optional
+        A control run directory (untrained, shuffled labels...) shown beside this run in every
+        headline figure.
 
     Returns
     -------
@@ -433,6 +724,6 @@ def write_report(
         If ``run_dir`` holds no readable run.
     """
     out = Path(out_path)
-    html = render_html(build_report(run_dir, title=title, correction=correction))
+    html = render_html(build_report(run_dir, title=title, correction=correction, control=control))
     atomic_write_bytes(out, html.encode("utf-8"))
     return out

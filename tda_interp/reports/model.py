@@ -29,6 +29,8 @@ __all__ = [
     "BettiCurves",
     "CheckpointInfo",
     "DiagramEntry",
+    "LayerDistances",
+    "MetricSeries",
     "MissingResult",
     "ReportData",
     "ViewMatrices",
@@ -76,21 +78,34 @@ class ViewMatrices:
     n_significant : tuple of tuple of (float or None), shape (n_layers, n_checkpoints)
         Number of significant H1 bars under the report's correction; ``None`` where the result
         is missing or has no calls (empty when the run made none).
+    significant_by_dim : tuple of Matrix, one per dimension 0..maxdim
+        The same count for every dimension: ``significant_by_dim[0]`` counts the clusters
+        (1 + the finite H0 bars the cluster rule calls), ``[1]`` equals ``n_significant``.
+        Empty when the run made no calls.
     """
 
     view: str
     n_long: Matrix
     max_rel_persistence: Matrix
     n_significant: Matrix = ()
+    significant_by_dim: tuple[Matrix, ...] = ()
 
-    def array(self, name: str) -> NDArray[np.float64]:
-        """``n_long``, ``max_rel_persistence`` or ``n_significant`` as an array of shape
-        (n_layers, n_checkpoints), NaN where missing."""
+    def array(self, name: str, dim: int | None = None) -> NDArray[np.float64]:
+        """``n_long``, ``max_rel_persistence``, ``n_significant`` (or, with ``dim``,
+        ``significant_by_dim[dim]``) as an array of shape (n_layers, n_checkpoints), NaN where
+        missing."""
         if name not in ("n_long", "max_rel_persistence", "n_significant"):
             raise ConfigError(
                 "ViewMatrices holds 'n_long', 'max_rel_persistence' and 'n_significant', not "
                 f"{name!r}."
             )
+        if dim is not None and name == "n_significant":
+            if not 0 <= dim < len(self.significant_by_dim):
+                raise ConfigError(
+                    f"View {self.view!r} has significant counts for dimensions "
+                    f"0..{len(self.significant_by_dim) - 1}, not H{dim}."
+                )
+            return _to_array(self.significant_by_dim[dim])
         return _to_array(getattr(self, name))
 
 
@@ -116,6 +131,9 @@ class DiagramEntry:
 
     ``bound_rel`` is its certified bottleneck distance to the exact diagram over the diameter:
     0 when exact, None when none is known (a uniform subsample, or no provenance).
+    ``significant`` holds the report's calls, one tuple of bool per dimension aligned with
+    ``diagram.pairs`` (None when the run made no call on it). ``n_points_total`` is the size of
+    the cloud before any subsample or landmark selection (None when unknown).
     """
 
     checkpoint: str
@@ -123,6 +141,49 @@ class DiagramEntry:
     view: str
     diagram: Diagram
     bound_rel: float | None = 0.0
+    significant: tuple[tuple[bool, ...], ...] | None = None
+    n_points_total: int | None = None
+
+
+@dataclass(frozen=True)
+class LayerDistances:
+    """Layer x layer distances between the diagrams of one view at one checkpoint.
+
+    Attributes
+    ----------
+    view, checkpoint : str
+    dim : int
+        Homology dimension compared.
+    metric : str
+        The distance, in words (``"bottleneck distance, relative"``).
+    layers : tuple of str, length n
+    values : Matrix, shape (n, n)
+        Symmetric, zero diagonal; ``None`` where a layer has no diagram.
+    """
+
+    view: str
+    checkpoint: str
+    dim: int
+    metric: str
+    layers: tuple[str, ...]
+    values: Matrix
+
+
+@dataclass(frozen=True)
+class MetricSeries:
+    """One scalar the run logged during training (loss, accuracy...), by step.
+
+    Attributes
+    ----------
+    name : str
+    steps : tuple of int
+    values : tuple of float
+        Same length as ``steps``.
+    """
+
+    name: str
+    steps: tuple[int, ...]
+    values: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -159,6 +220,15 @@ class ReportData:
     correction : str
         Which calls the significant-bar counts use: ``"diagram"``, ``"bonferroni"`` or
         ``"bh"`` (see :func:`tda_interp.homology.run_level_calls`).
+    maxdim : int
+        Highest homology dimension of the run's diagrams.
+    distances : tuple of LayerDistances
+        Per view, layer x layer distances at the last checkpoint (see
+        :func:`tda_interp.compare.pairwise_distances`); empty with one layer.
+    metrics : tuple of MetricSeries
+        Scalars logged during training, by name.
+    control : ReportData or None
+        A control run (untrained, shuffled labels...) shown beside this one.
     """
 
     title: str
@@ -179,6 +249,10 @@ class ReportData:
     missing: tuple[MissingResult, ...]
     significance: str = ""
     correction: str = "diagram"
+    maxdim: int = 1
+    distances: tuple[LayerDistances, ...] = ()
+    metrics: tuple[MetricSeries, ...] = ()
+    control: ReportData | None = None
 
     # ------------------------------------------------------------------ lookups
     @property
@@ -188,17 +262,21 @@ class ReportData:
 
     def bound_rel(self, checkpoint: str, layer: str, view: str) -> float | None:
         """Certified relative bound of one stored diagram (0 when exact, None if unknown)."""
-        for e in self.diagrams:
-            if (e.checkpoint, e.layer, e.view) == (checkpoint, layer, view):
-                return e.bound_rel
-        return None
+        entry = self.entry(checkpoint, layer, view)
+        return None if entry is None else entry.bound_rel
 
     def diagram(self, checkpoint: str, layer: str, view: str) -> Diagram | None:
         """The diagram of one (checkpoint, layer, view), ``None`` if it is missing."""
-        for e in self.diagrams:
-            if (e.checkpoint, e.layer, e.view) == (checkpoint, layer, view):
-                return e.diagram
-        return None
+        entry = self.entry(checkpoint, layer, view)
+        return None if entry is None else entry.diagram
+
+    def entry(self, checkpoint: str, layer: str, view: str) -> DiagramEntry | None:
+        """The stored diagram of one (checkpoint, layer, view) with its calls, or ``None``."""
+        index = self.__dict__.get("_index")
+        if index is None:  # built once: reports hold thousands of diagrams
+            index = {(e.checkpoint, e.layer, e.view): e for e in self.diagrams}
+            object.__setattr__(self, "_index", index)
+        return index.get((checkpoint, layer, view))
 
     def curves(self, layer: str, view: str) -> BettiCurves:
         """The Betti curves of one (layer, view)."""
@@ -232,6 +310,7 @@ class ReportData:
                     "n_long": [list(r) for r in m.n_long],
                     "max_rel_persistence": [list(r) for r in m.max_rel_persistence],
                     "n_significant": [list(r) for r in m.n_significant],
+                    "significant_by_dim": [[list(r) for r in mat] for mat in m.significant_by_dim],
                 }
                 for m in self.matrices
             ],
@@ -251,6 +330,10 @@ class ReportData:
                     "scale": e.diagram.scale,
                     "n_points": e.diagram.n_points,
                     "bound_rel": e.bound_rel,
+                    "n_points_total": e.n_points_total,
+                    "significant": None
+                    if e.significant is None
+                    else [[bool(v) for v in calls] for calls in e.significant],
                     "pairs": [
                         [[float(b), None if math.isinf(d) else float(d)] for b, d in p]
                         for p in e.diagram.pairs
@@ -264,6 +347,23 @@ class ReportData:
             ],
             "significance": self.significance,
             "correction": self.correction,
+            "maxdim": self.maxdim,
+            "distances": [
+                {
+                    "view": d.view,
+                    "checkpoint": d.checkpoint,
+                    "dim": d.dim,
+                    "metric": d.metric,
+                    "layers": list(d.layers),
+                    "values": [list(r) for r in d.values],
+                }
+                for d in self.distances
+            ],
+            "metrics": [
+                {"name": m.name, "steps": list(m.steps), "values": list(m.values)}
+                for m in self.metrics
+            ],
+            "control": None if self.control is None else self.control.to_dict(),
         }
 
     @classmethod
@@ -292,6 +392,9 @@ class ReportData:
                         n_long=_matrix(m["n_long"]),
                         max_rel_persistence=_matrix(m["max_rel_persistence"]),
                         n_significant=_matrix(m.get("n_significant", ())),
+                        significant_by_dim=tuple(
+                            _matrix(mat) for mat in m.get("significant_by_dim", ())
+                        ),
                     )
                     for m in data["matrices"]
                 ),
@@ -323,6 +426,12 @@ class ReportData:
                             n_points=int(e["n_points"]),
                         ),
                         bound_rel=None if e.get("bound_rel") is None else float(e["bound_rel"]),
+                        significant=None
+                        if e.get("significant") is None
+                        else tuple(tuple(bool(v) for v in c) for c in e["significant"]),
+                        n_points_total=None
+                        if e.get("n_points_total") is None
+                        else int(e["n_points_total"]),
                     )
                     for e in data["diagrams"]
                 ),
@@ -337,6 +446,29 @@ class ReportData:
                 ),
                 significance=str(data.get("significance", "")),
                 correction=str(data.get("correction", "diagram")),
+                maxdim=int(data.get("maxdim", 1)),
+                distances=tuple(
+                    LayerDistances(
+                        view=d["view"],
+                        checkpoint=d["checkpoint"],
+                        dim=int(d["dim"]),
+                        metric=str(d["metric"]),
+                        layers=tuple(d["layers"]),
+                        values=_matrix(d["values"]),
+                    )
+                    for d in data.get("distances", ())
+                ),
+                metrics=tuple(
+                    MetricSeries(
+                        name=str(m["name"]),
+                        steps=tuple(int(v) for v in m["steps"]),
+                        values=tuple(float(v) for v in m["values"]),
+                    )
+                    for m in data.get("metrics", ())
+                ),
+                control=None
+                if data.get("control") is None
+                else ReportData.from_dict(data["control"]),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise RunDirError(
@@ -376,6 +508,7 @@ def build_report(
     *,
     title: str | None = None,
     correction: Correction | None = None,
+    control: str | os.PathLike[str] | None = None,
 ) -> ReportData:
     """Read a run directory into the data of its report.
 
@@ -389,13 +522,18 @@ def build_report(
         Which significance calls are counted (see
         :func:`tda_interp.homology.run_level_calls`); by default the run's own
         (:attr:`tda_interp.store.Run.correction`).
+    control : path, optional
+        A control run directory (untrained, shuffled labels...), read the same way (with the
+        same correction) and shown beside this run.
 
     Returns
     -------
     ReportData
-        Layer x checkpoint H1 matrices per view, Betti curves H0/H1 per (layer, view) on one
-        relative grid shared by the whole run (``N_BINS`` values in [0, 1]), every diagram,
-        and the list of missing results.
+        Layer x checkpoint matrices per view (significant bars per dimension, long-lived H1
+        bars, the longest H1 bar), Betti curves H0/H1 per (layer, view) on one relative grid
+        shared by the whole run (``N_BINS`` values in [0, 1]), every diagram with its calls,
+        layer x layer distances at the last checkpoint, logged training metrics, and the list
+        of missing results.
 
     Raises
     ------
@@ -440,15 +578,19 @@ def build_report(
     how: Correction = run.correction if correction is None else correction
     tested = [r for r in results if r.significance is not None]
     corrected = run_level_calls([r.significance for r in tested if r.significance], how)
-    h1_calls = {
-        (r.checkpoint, r.layer, r.view): float(calls[1].sum())
-        for r, calls in zip(tested, corrected, strict=True)
-        if len(calls) > 1
+    calls_of = {
+        (r.checkpoint, r.layer, r.view): calls for r, calls in zip(tested, corrected, strict=True)
     }
+    homology = params.get("homology") or {}
+    maxdim = int(homology.get("maxdim", max((r.diagram.maxdim for r in results), default=1)))
     matrices = []
     for view in views:
         keys = [[(c.label, layer, view) for c in ckpts] for layer in layers]
         cells = [[by_key.get(key) for key in row] for row in keys]
+        by_dim = tuple(
+            tuple(tuple(_count(calls_of.get(key), k) for key in row) for row in keys)
+            for k in range(maxdim + 1)
+        )
         matrices.append(
             ViewMatrices(
                 view=view,
@@ -456,14 +598,11 @@ def build_report(
                 max_rel_persistence=tuple(
                     tuple(_h1_value(r, "max_rel_persistence") for r in row) for row in cells
                 ),
-                n_significant=tuple(tuple(h1_calls.get(key) for key in row) for row in keys)
-                if h1_calls
-                else (),
+                n_significant=by_dim[1] if calls_of and maxdim >= 1 else (),
+                significant_by_dim=by_dim if calls_of else (),
             )
         )
 
-    homology = params.get("homology") or {}
-    maxdim = int(homology.get("maxdim", max((r.diagram.maxdim for r in results), default=1)))
     dims = tuple(range(min(maxdim, 1) + 1))
     grid = shared_grid([r.diagram for r in results], n_bins=N_BINS, relative=True)
     betti = []
@@ -489,6 +628,10 @@ def build_report(
             view=view,
             diagram=by_key[key].diagram,
             bound_rel=_bound_rel(by_key[key].diagram),
+            significant=None
+            if key not in calls_of
+            else tuple(tuple(bool(v) for v in c) for c in calls_of[key]),
+            n_points_total=_n_points_total(by_key[key].diagram),
         )
         for c in ckpts
         for layer in layers
@@ -515,7 +658,105 @@ def build_report(
         missing=missing,
         significance=_describe_calls(tested),
         correction=how,
+        maxdim=maxdim,
+        distances=_layer_distances(by_key, ckpts, layers, views, maxdim),
+        metrics=_metrics(run),
+        control=None if control is None else build_report(control, correction=how),
     )
+
+
+def _count(calls: tuple[NDArray[np.bool_], ...] | None, k: int) -> float | None:
+    """Significant H_k bars; for H0 the clusters, 1 + the significant finite bars (the
+    infinite bar is never called: see tda_interp.homology.significance)."""
+    if calls is None or len(calls) <= k:
+        return None
+    return float(calls[k].sum()) + (1.0 if k == 0 else 0.0)
+
+
+def _n_points_total(diagram: Diagram) -> int | None:
+    return None if diagram.provenance is None else int(diagram.provenance.n_points_total)
+
+
+#: Most (pairs x bars) the report's layer x layer exact distances may cost; above, the
+#: distances are between persistence landscapes (a fast path, see tda_interp.compare).
+EXACT_DISTANCE_BUDGET = 20_000
+
+
+def _layer_distances(
+    by_key: Mapping[tuple[str, str, str], Result],
+    ckpts: Sequence[CheckpointInfo],
+    layers: Sequence[str],
+    views: Sequence[str],
+    maxdim: int,
+) -> tuple[LayerDistances, ...]:
+    """Per view, distances between the layers' diagrams at the last checkpoint that has any."""
+    from tda_interp.compare.matrices import pairwise_distances  # compare is optional here
+    from tda_interp.options import DistanceOptions, ExecutionOptions
+
+    dim = min(maxdim, 1)
+    out = []
+    for view in views:
+        # the last checkpoint with every layer, else the last with two or more
+        candidates = []
+        for ck in reversed(ckpts):
+            found = [(layer, by_key.get((ck.label, layer, view))) for layer in layers]
+            usable = [
+                (layer, r.diagram)
+                for layer, r in found
+                if r is not None and r.diagram.maxdim >= dim and r.diagram.scale > 0
+            ]
+            if len(usable) >= 2:
+                candidates.append((ck, usable))
+        if not candidates:
+            continue
+        ck, present = next(((c, u) for c, u in candidates if len(u) == len(layers)), candidates[0])
+        n_pairs = len(present) * (len(present) - 1) // 2
+        n_bars = float(np.mean([len(d[dim]) for _, d in present]))
+        exact = n_pairs * n_bars <= EXACT_DISTANCE_BUDGET
+        options = DistanceOptions(metric="bottleneck" if exact else "landscape")
+        values = pairwise_distances(
+            [d for _, d in present],
+            dim=dim,
+            options=options,
+            execution=ExecutionOptions(executor="serial", cache=False),
+        )
+        index = {layer: i for i, (layer, _) in enumerate(present)}
+        matrix = tuple(
+            tuple(
+                None if a not in index or b not in index else float(values[index[a], index[b]])
+                for b in layers
+            )
+            for a in layers
+        )
+        metric = (
+            "bottleneck distance of the relative diagrams"
+            if exact
+            else "L2 distance of persistence landscapes (relative; a fast path for many bars)"
+        )
+        out.append(LayerDistances(view, ck.label, dim, metric, tuple(layers), matrix))
+    return tuple(out)
+
+
+def _metrics(run: Run) -> tuple[MetricSeries, ...]:
+    """Scalars logged during training (finite values only), by name in the order logged."""
+    read = getattr(run, "metrics", None)
+    if read is None:
+        return ()
+    frame = read()
+    if frame is None or len(frame) == 0:
+        return ()
+    out = []
+    for name in dict.fromkeys(frame["name"]):
+        rows = frame[frame["name"] == name].sort_values("step", kind="stable")
+        keep = np.isfinite(rows["value"].to_numpy(dtype=np.float64))
+        out.append(
+            MetricSeries(
+                name=str(name),
+                steps=tuple(int(v) for v in rows["step"].to_numpy()[keep]),
+                values=tuple(float(v) for v in rows["value"].to_numpy(dtype=np.float64)[keep]),
+            )
+        )
+    return tuple(out)
 
 
 def _describe_calls(tested: Sequence[Result]) -> str:

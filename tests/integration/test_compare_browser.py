@@ -85,6 +85,7 @@ def page(html_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         driver.get(html_path.resolve().as_uri())
         WebDriverWait(driver, TIMEOUT).until(
             lambda d: d.execute_script(
+                "if (window.tdaReport) { window.tdaReport.drawAll(); } "  # lazy figures
                 "return document.readyState === 'complete' && "
                 "Array.from(document.querySelectorAll('div.plot'))"
                 ".every(el => el.querySelector('svg.main-svg') !== null);"

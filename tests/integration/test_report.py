@@ -227,15 +227,38 @@ def test_embedded_json_is_script_safe(html: str) -> None:
     text = m.group(1)
     assert "<" not in text and ">" not in text and "&" not in text
     data = json.loads(text)
-    assert set(data) == {"template", "figures", "barcodes"}
-    # 2 heatmaps per view, H0 and H1 curves per (layer, view)
-    assert len(data["figures"]) == 2 * len(VIEWS) + 2 * len(LAYERS) * len(VIEWS)
-    assert len(data["barcodes"]) == len(LAYERS) * len(VIEWS)
-    per_ck = data["barcodes"]["bc-2-1"]  # blocks.1.mlp, pc1-2
+    assert set(data) == {"template", "figures", "labels", "steps", "grid", "xmax", "betti", "bars"}
+    # built in Python: per view the two H1 heatmaps (no calls in this run), the topology
+    # against the step, the layer x layer distances; the rest is drawn from compact data
+    assert len(data["figures"]) == 4 * len(VIEWS)
+    assert len(data["bars"]) == len(data["betti"]) == len(LAYERS) * len(VIEWS)
+    per_ck = data["bars"]["2-1"]  # blocks.1.mlp, pc1-2
     assert per_ck[2] is None and per_ck[0] is not None
+    assert data["labels"] == [plain_text(c) for c in CHECKPOINTS]
+    assert data["steps"] == [0, 100, 200]
     ticks = data["figures"]["fig-0"]["layout"]["yaxis"]["ticktext"]
     # JSON.parse gives the names back as plotly's plain text (their markup escaped)
     assert ticks == [plain_text(n) for n in LAYERS]
+
+
+def test_compact_bars_are_the_relative_diagram(report: ReportData, html: str) -> None:
+    m = re.search(r'<script type="application/json" id="tda-data">(.*?)</script>', html, re.S)
+    assert m is not None
+    data = json.loads(m.group(1))
+    dgm = report.diagram(CHECKPOINTS[0], LAYERS[2], VIEWS[0])
+    assert dgm is not None
+    item = data["bars"]["2-0"][0]
+    assert item["n"] == dgm.n_points
+    for k, dm in enumerate(item["d"]):
+        bars = dgm[k][dgm[k][:, 1] != dgm[k][:, 0]]
+        assert dm["m"] == len(bars)
+        life = bars[:, 1] - bars[:, 0]
+        longest = bars[np.argsort(-life, kind="stable")][: len(dm["b"])] / dgm.scale
+        np.testing.assert_allclose(dm["b"], longest[:, 0], atol=6e-5)
+        deaths = [np.inf if e is None else e for e in dm["e"]]
+        np.testing.assert_allclose(deaths, longest[:, 1], atol=6e-5)
+        assert "s" not in dm  # this run made no calls
+    assert 0 < data["xmax"] <= 1.0
 
 
 def test_html_structure(report: ReportData, html: str) -> None:

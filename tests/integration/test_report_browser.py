@@ -104,6 +104,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, list[A
         driver.get(out.resolve().as_uri())
         WebDriverWait(driver, TIMEOUT).until(
             lambda d: d.execute_script(
+                "if (window.tdaReport) { window.tdaReport.drawAll(); } "  # lazy figures
                 "return document.readyState === 'complete' && "
                 "document.querySelectorAll('div.plot').length > 0 && "
                 "Array.from(document.querySelectorAll('div.plot'))"
@@ -123,8 +124,9 @@ def test_no_console_errors(page: tuple[Any, list[Any]]) -> None:
 
 def test_every_figure_rendered(page: tuple[Any, list[Any]]) -> None:
     driver, _ = page
-    # per view 2 heatmaps; per (layer, view) Betti H0, Betti H1 and one barcode
-    expected = 2 * len(VIEWS) + 3 * len(LAYERS) * len(VIEWS)
+    # per view 2 heatmaps, the topology against the step and the layer x layer distances;
+    # per (layer, view) Betti H0, Betti H1 and one barcode
+    expected = 4 * len(VIEWS) + 3 * len(LAYERS) * len(VIEWS)
     counts = driver.execute_script(
         "return [document.querySelectorAll('div.plot').length,"
         " document.querySelectorAll('div.plot.js-plotly-plot').length,"
@@ -136,7 +138,7 @@ def test_every_figure_rendered(page: tuple[Any, list[Any]]) -> None:
     assert counts[0] == expected
     assert counts[1] == expected
     assert counts[2]
-    assert counts[3] >= 2 * len(VIEWS)  # heatmaps drew their cells
+    assert counts[3] >= 3 * len(VIEWS)  # heatmaps drew their cells
     assert counts[4] > 0  # curves and bars drew lines
 
 
@@ -166,9 +168,9 @@ def test_offline_no_network_resources(page: tuple[Any, list[Any]]) -> None:
 def _barcode_state(driver: Any, panel: Any) -> tuple[str, str]:
     return driver.execute_script(
         "const p = arguments[0];"
-        "const t = p.querySelector('div.plot .gtitle');"
+        "const s = p.querySelector('select.checkpoint-select');"
         "return [p.querySelector('div.plot').getAttribute('data-checkpoint-index'),"
-        " t ? t.textContent : ''];",
+        " s.options[s.selectedIndex].textContent];",
         panel,
     )
 
@@ -183,7 +185,7 @@ def test_checkpoint_menu_switches_barcode(page: tuple[Any, list[Any]]) -> None:
     panel = panels[1]  # layer "embed", view "pc1-2": its last checkpoint is missing
     index, title = _barcode_state(driver, panel)
     assert index == "1"  # the latest checkpoint with a result is shown first
-    assert ODD_CHECKPOINT in title  # the odd label is plotly text, unescaped once
+    assert ODD_CHECKPOINT in title  # the odd label is text, unescaped once
 
     menu = Select(panel.find_element(By.CSS_SELECTOR, "select"))
     assert not menu.options[2].is_enabled()  # the missing one cannot be chosen

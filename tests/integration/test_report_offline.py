@@ -213,7 +213,7 @@ def test_figure_data_holds_names_as_plain_text(html: str) -> None:
     data = json.loads(m.group(1))
     ticks = data["figures"]["fig-0"]["layout"]["yaxis"]["ticktext"]
     assert ticks == [plain_text(n) for n in names.layers]
-    strings = list(_strings([data["figures"], data["barcodes"]]))
+    strings = list(_strings([data["figures"], data["labels"], data["bars"], data["betti"]]))
     for tag in ("<span", "<a ", "<img", "<link", "<style", "<b ", "$"):
         assert not any(tag in s for s in strings), tag
     assert "relative<br>lifetime" in strings  # the library's own line break survives
@@ -264,6 +264,7 @@ document.addEventListener("securitypolicyviolation", function (e) {
 """
 
 _ALL_DRAWN = (
+    "if (window.tdaReport) { window.tdaReport.drawAll(); } "  # lazy figures
     "return document.readyState === 'complete' && "
     "document.querySelectorAll('div.plot').length > 0 && "
     "Array.from(document.querySelectorAll('div.plot'))"
@@ -280,7 +281,7 @@ class Visit:
     log: list[dict[str, Any]]  # the browser console
     texts: list[str]  # every SVG text plotly drew, hover labels included
     links: int  # <a> elements plotly drew inside its SVG
-    titles: list[str]  # the barcode title after each checkpoint switch
+    titles: list[str]  # the note above the barcode after each checkpoint switch
 
 
 def _svg_texts(driver: Any) -> list[str]:
@@ -338,7 +339,7 @@ def visit(server: _RecordingServer, tmp_path_factory: pytest.TempPathFactory) ->
             )
             titles.append(
                 driver.execute_script(
-                    "const t = arguments[0].querySelector('div.plot .gtitle');"
+                    "const t = arguments[0].querySelector('p.note:not([hidden])');"
                     "return t ? t.textContent : '';",
                     panel,
                 )
@@ -382,7 +383,7 @@ def test_hostile_names_are_literal_text(visit: Visit) -> None:
         assert layer in shown, layer  # tick labels and hover labels, literally
     for ck in names.checkpoints:
         assert ck in shown, ck  # tick labels and legends, literally
-    # the title of the barcode of each checkpoint names it literally, "<br>" included
+    # the note above the barcode of each checkpoint names it literally, "<br>" included
     for ck, title in zip(names.checkpoints, visit.titles, strict=True):
         assert f"checkpoint {ck} · step" in title, (ck, title)
     page = driver.execute_script("return document.body.innerText;")
