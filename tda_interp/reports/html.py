@@ -101,7 +101,10 @@ def script_json(obj: Any) -> str:
     >>> script_json({"layer": "</script>"})
     '{"layer":"\\\\u003c/script\\\\u003e"}'
     """
-    text = json.dumps(_finite(obj), separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    try:  # most data holds no NaN: skip the walk that replaces them
+        text = json.dumps(obj, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    except ValueError:
+        text = json.dumps(_finite(obj), separators=(",", ":"), allow_nan=False, ensure_ascii=False)
     return re.sub("[<>&\u2028\u2029]", lambda m: _JSON_ESCAPES[m.group(0)], text)
 
 

@@ -23,7 +23,7 @@ from tda_interp.diagrams.summaries import DEFAULT_LONG_BAR
 from tda_interp.exceptions import ConfigError, RunDirError
 from tda_interp.homology.significance import run_level_calls
 from tda_interp.options.run import Correction
-from tda_interp.store.reader import Result, Run
+from tda_interp.store.reader import Failure, Result, Run
 
 __all__ = [
     "BettiCurves",
@@ -554,7 +554,8 @@ def build_report(
     run = Run(run_dir)
     params = run.params
     info = run.info
-    results = list(run.results())
+    everything = run._all()  # results and failures, every file read once
+    results = [r for r in everything if isinstance(r, Result)]
 
     ckpts = [CheckpointInfo(label=c.label, step=c.step) for c in run.checkpoints]
     known = {c.label for c in ckpts}
@@ -566,7 +567,11 @@ def build_report(
     views = _merge(run.views, [r.view for r in results])
     by_key = {(r.checkpoint, r.layer, r.view): r for r in results}
 
-    failed = {(f.checkpoint, f.layer, f.view): f"{f.error}: {f.message}" for f in run.failures()}
+    failed = {
+        (f.checkpoint, f.layer, f.view): f"{f.error}: {f.message}"
+        for f in everything
+        if isinstance(f, Failure)
+    }
     missing = tuple(
         MissingResult(c.label, layer, view, failed.get((c.label, layer, view)))
         for c in ckpts
