@@ -29,6 +29,7 @@ and where they live); a run without them gets topological distances only, and
 
 from __future__ import annotations
 
+import html
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,7 +43,7 @@ from numpy.typing import ArrayLike
 from tda_interp.compare.cka import cka_matrix
 from tda_interp.compare.matrices import paired_distances, pairwise_distances
 from tda_interp.compare.references import replicate_distances
-from tda_interp.diagrams.diagram import Diagram
+from tda_interp.diagrams.diagram import Diagram, html_table
 from tda_interp.exceptions import ConfigError, RunDirError, TdaInterpError
 from tda_interp.options import CaptureOptions, DistanceOptions, ExecutionOptions, RipsOptions
 from tda_interp.store.reader import Run
@@ -108,6 +109,33 @@ class Comparison:
         else:
             out = out.merge(self.cka, how="left", on=["run_a", "run_b", "layer_a", "layer_b"])
         return out
+
+    def _repr_html_(self) -> str:
+        """Notebook view: what was compared, the notes, and the first rows of
+        :meth:`to_frame`. Plain escaped HTML: no script, nothing loaded."""
+        opts = self.options
+        checkpoints = ", ".join(f"{run} at {label}" for run, label in self.checkpoints.items())
+        lines = [
+            f"{len(self.runs)} runs: {', '.join(self.runs)}"
+            + (f" (control: {self.control})" if self.control else ""),
+            f"H{self.dim}, {opts.metric} distance"
+            + (" of relative diagrams" if opts.relative else "")
+            + f"; {len(self.distances)} distances, {len(self.references)} replicate "
+            f"references, {len(self.cka)} CKA pairs",
+            f"checkpoints: {checkpoints or 'none'}",
+            *(f"note: {note}" for note in self.notes),
+        ]
+        frame = self.to_frame()
+        head = frame.head(10)
+        rows = head.itertuples(index=False, name=None)
+        more = f"<small>first 10 of {len(frame)} rows; to_frame() has all</small>"
+        return (
+            '<div class="tda-interp-comparison"><strong>Comparison</strong>'
+            + "".join(f"<br>{html.escape(line)}" for line in lines)
+            + html_table([str(c) for c in head.columns], rows)
+            + (more if len(frame) > 10 else "")
+            + "</div>"
+        )
 
     def reference(self) -> pd.DataFrame:
         """Replicate noise per (run, view, layer): ``median`` and ``max`` over the replicates."""

@@ -18,13 +18,21 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from tda_interp.exceptions import ConfigError
+
 __all__ = [
+    "METRIC_NAMES",
     "ModularMLP",
+    "check_interval",
+    "evaluate",
     "make_model",
     "modular_dataset",
     "probe_inputs",
     "train",
 ]
+
+#: The metrics :func:`evaluate` measures (and the demo logs into its run).
+METRIC_NAMES = ("test_accuracy", "test_loss", "train_accuracy", "train_loss")
 
 P = 59
 D_EMBED = 128
@@ -95,6 +103,58 @@ def modular_dataset(
     return pairs[tr], labels[tr], pairs[te], labels[te]
 
 
+def check_interval(value: object, name: str = "metrics_every") -> int:
+    """``value`` if it is an int >= 1, else :class:`ConfigError`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            f"Expected {name} to be an int >= 1 (steps between two evaluations), got {value!r}.",
+            key=name,
+            expected="an int >= 1",
+            received=repr(value),
+        )
+    return value
+
+
+def evaluate(
+    model: nn.Module,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_test: torch.Tensor,
+    y_test: torch.Tensor,
+) -> dict[str, float]:
+    """Loss and accuracy on the train and test pairs, without gradients, in eval mode.
+
+    The model's train/eval flag is restored; nothing random is drawn, so training continues
+    exactly as without the evaluation.
+
+    Returns
+    -------
+    dict
+        ``train_loss``, ``train_accuracy``, ``test_loss`` and ``test_accuracy``
+        (:data:`METRIC_NAMES`); losses are mean cross-entropies, accuracies fractions.
+
+    Examples
+    --------
+    >>> _ = torch.manual_seed(0)
+    >>> x_tr, y_tr, x_te, y_te = modular_dataset(7)
+    >>> m = evaluate(ModularMLP(p=7, d_embed=8, d_hidden=16), x_tr, y_tr, x_te, y_te)
+    >>> sorted(m) == sorted(METRIC_NAMES), 0.0 <= m["test_accuracy"] <= 1.0
+    (True, True)
+    """
+    was_training = model.training
+    out: dict[str, float] = {}
+    with torch.no_grad():
+        model.eval()
+        try:
+            for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+                logits = model(x)
+                out[f"{split}_loss"] = nn.functional.cross_entropy(logits, y).item()
+                out[f"{split}_accuracy"] = (logits.argmax(1) == y).float().mean().item()
+        finally:
+            model.train(was_training)
+    return out
+
+
 def train(
     out_dir: str | os.PathLike[str],
     *,
@@ -105,6 +165,8 @@ def train(
     weight_decay: float = 1.0,
     p: int = P,
     on_step: Callable[[int, float, float], None] | None = None,
+    on_metrics: Callable[[int, dict[str, float]], None] | None = None,
+    metrics_every: int | None = None,
 ) -> list[Path]:
     """Train a :class:`ModularMLP` from scratch and save checkpoints along the way.
 
@@ -123,12 +185,19 @@ def train(
     p : int, default 59
     on_step : callable, optional
         ``on_step(step, train_loss, test_accuracy)`` after every checkpoint.
+    on_metrics : callable, optional
+        ``on_metrics(step, metrics)`` with the dict of :func:`evaluate`, of the model at
+        ``step`` (before that step's update), at every checkpoint and every ``metrics_every``
+        steps. Evaluating draws nothing random and leaves the weights bit-identical.
+    metrics_every : int, optional
+        Interval of ``on_metrics`` between checkpoints; default ``every``.
 
     Returns
     -------
     list of Path
         The checkpoint files in step order.
     """
+    metrics_every = check_interval(every if metrics_every is None else metrics_every)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
@@ -138,18 +207,19 @@ def train(
     width = max(5, len(str(steps)))
     saved: list[Path] = []
     for step in range(steps + 1):
-        if step % every == 0 or step == steps:
+        checkpoint = step % every == 0 or step == steps
+        metrics = None
+        if on_metrics is not None and (checkpoint or step % metrics_every == 0):
+            metrics = evaluate(model, x_tr, y_tr, x_te, y_te)
+            on_metrics(step, metrics)
+        if checkpoint:
             path = out / f"step_{step:0{width}d}.safetensors"
             state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
             save_file(state, str(path), metadata={"step": str(step), "task": f"a+b mod {p}"})
             saved.append(path)
             if on_step is not None:
-                with torch.no_grad():
-                    model.eval()
-                    loss = nn.functional.cross_entropy(model(x_tr), y_tr).item()
-                    acc = (model(x_te).argmax(1) == y_te).float().mean().item()
-                    model.train()
-                on_step(step, loss, acc)
+                metrics = metrics or evaluate(model, x_tr, y_tr, x_te, y_te)
+                on_step(step, metrics["train_loss"], metrics["test_accuracy"])
         if step == steps:
             break
         train_loss = nn.functional.cross_entropy(model(x_tr), y_tr)

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tda_interp.config import load_config
-from tda_interp.demo.modular import train
+from tda_interp.demo.modular import check_interval, train
 from tda_interp.exceptions import ConfigError
 from tda_interp.pipeline import ProgressCallback, RunOutcome, run_from_config
+from tda_interp.store import Run, RunWriter
+from tda_interp.store.format import step_from_label
 
 __all__ = ["DEMO_CONFIG", "DemoResult", "run_demo"]
 
@@ -84,6 +86,7 @@ def run_demo(
     seed: int = 0,
     on_train: Callable[[int, float, float], None] | None = None,
     progress: ProgressCallback | None = None,
+    metrics_every: int | None = None,
 ) -> DemoResult:
     """Train, capture, compute and report, all under ``out_dir``.
 
@@ -97,6 +100,11 @@ def run_demo(
         ``on_train(step, train_loss, test_accuracy)`` at every checkpoint.
     progress : callable, optional
         Pipeline progress, ``progress(description, done, total)``.
+    metrics_every : int, optional
+        Steps between two evaluations logged into the run (``train_loss``, ``train_accuracy``,
+        ``test_loss``, ``test_accuracy``; see :func:`~tda_interp.demo.modular.evaluate`), which
+        also happen at every checkpoint; default ``max(1, every // 5)`` (every 50 steps).
+        Read them back with ``Run(out_dir / "run").metrics()``.
 
     Returns
     -------
@@ -104,6 +112,7 @@ def run_demo(
     """
     from tda_interp.reports import write_report
 
+    metrics_every = check_interval(max(1, every // 5) if metrics_every is None else metrics_every)
     out = Path(out_dir)
     config_path = out / "demo.toml"
     _check_demo_folder(out, config_path)
@@ -120,10 +129,23 @@ def run_demo(
                 "move them, or choose another output folder."
             )
     out.mkdir(parents=True, exist_ok=True)
-    train(ckpt_dir, steps=steps, every=every, seed=seed, on_step=on_train)
+    logged: list[tuple[int, dict[str, float]]] = []
+    saved = train(
+        ckpt_dir,
+        steps=steps,
+        every=every,
+        seed=seed,
+        on_step=on_train,
+        on_metrics=lambda step, metrics: logged.append((step, metrics)),
+        metrics_every=metrics_every,
+    )
     config_path.write_text(DEMO_CONFIG.format(config_name=config_path.name), encoding="utf-8")
-    # fresh weights under the same labels: discard any earlier demo's results
+    # fresh weights under the same labels: discard any earlier demo's results (and metrics)
     config = load_config(config_path).with_progress(progress)
     outcome = run_from_config(config, overwrite=True)
+    labels = {step_from_label(p.stem, -1): p.stem for p in saved}
+    with RunWriter(outcome.run_dir, Run(outcome.run_dir).params) as writer:  # resumes the run
+        for step, metrics in logged:
+            writer.log_metrics(step, metrics, checkpoint=labels.get(step))
     report = write_report(outcome.run_dir, out / "report.html")
     return DemoResult(out_dir=out, config=config_path, run=outcome, report=Path(report))

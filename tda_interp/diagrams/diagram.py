@@ -24,8 +24,11 @@ are comparable across layers and checkpoints whose activations differ in norm.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import html
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -33,9 +36,53 @@ from numpy.typing import ArrayLike, NDArray
 from tda_interp.diagrams.provenance import Provenance
 from tda_interp.exceptions import ActivationError
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = ["Diagram", "from_giotto", "to_giotto"]
 
 FloatArray = NDArray[np.float64]
+
+#: Columns of :meth:`Diagram.to_frame`.
+FRAME_COLUMNS = ("dim", "birth", "death", "lifetime", "rel_lifetime")
+
+
+def html_number(value: Any) -> str:
+    """A number for a notebook table: 4 significant digits, ``inf``, ``-`` for None or NaN.
+
+    Examples
+    --------
+    >>> html_number(0.123456), html_number(np.inf), html_number(None), html_number(3)
+    ('0.1235', 'inf', '-', '3')
+    """
+    if value is None:
+        return "-"
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        return "-" if math.isnan(value) else f"{float(value):.4g}"
+    return str(value)
+
+
+def html_table(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A plain HTML table, every header and cell escaped (numbers by :func:`html_number`).
+
+    Shared by the notebook views (``_repr_html_``) of :class:`Diagram`, the run reader and
+    comparisons: no script, no style sheet, nothing loaded.
+
+    Examples
+    --------
+    >>> html_table(["layer"], [["<b>"]])
+    '<table><thead><tr><th>layer</th></tr></thead><tbody><tr><td>&lt;b&gt;</td></tr></tbody></table>'
+    """
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(html_number(v))}</td>" for v in row) + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _as_pairs(dgm: ArrayLike, dim: int) -> FloatArray:
@@ -132,6 +179,76 @@ class Diagram:
     def __repr__(self) -> str:
         counts = ", ".join(f"H{k}: {len(p)}" for k, p in enumerate(self.pairs))
         return f"Diagram({counts}; scale={self.scale:.4g}, n_points={self.n_points})"
+
+    def to_frame(self) -> pd.DataFrame:
+        """One tidy row per bar: ``dim, birth, death, lifetime, rel_lifetime``.
+
+        Rows follow ``pairs[dim]`` (sorted by birth), by dimension, so they line up with
+        :meth:`SignificanceResult.to_frame <tda_interp.SignificanceResult.to_frame>`.
+        ``lifetime`` is ``death - birth`` (``inf`` for a bar that never dies), ``rel_lifetime``
+        the same over :attr:`scale` (zeros for a zero-scale cloud).
+
+        Returns
+        -------
+        pandas.DataFrame of shape (n_bars, 5)
+            Columns ``dim`` (int64) and ``birth``, ``death``, ``lifetime``, ``rel_lifetime``
+            (float64).
+
+        Examples
+        --------
+        >>> dgm = Diagram(pairs=[[[0.0, np.inf], [0.0, 1.0]], [[0.5, 2.0]]], scale=4.0)
+        >>> dgm.to_frame().values.tolist()
+        [[0.0, 0.0, 1.0, 1.0, 0.25], [0.0, 0.0, inf, inf, inf], [1.0, 0.5, 2.0, 1.5, 0.375]]
+        """
+        import pandas as pd
+
+        bars = np.concatenate(self.pairs)
+        life = bars[:, 1] - bars[:, 0]
+        rel = life / self.scale if self.scale > 0 else np.zeros_like(life)
+        dims = np.concatenate(
+            [np.full(len(p), k, dtype=np.int64) for k, p in enumerate(self.pairs)]
+        )
+        return pd.DataFrame(
+            {
+                "dim": dims,
+                "birth": bars[:, 0],
+                "death": bars[:, 1],
+                "lifetime": life,
+                "rel_lifetime": rel,
+            },
+            columns=list(FRAME_COLUMNS),
+        )
+
+    def _repr_html_(self) -> str:
+        """Notebook view: bars per dimension, the longest ones, scale, points and provenance.
+
+        Plain escaped HTML: no script, nothing loaded.
+        """
+        rows = []
+        for k in range(self.maxdim + 1):
+            rel = self.lifetimes(k, relative=True)
+            longest = ", ".join(html_number(x) for x in rel[:3]) + (" ..." if len(rel) > 3 else "")
+            rows.append((f"H{k}", len(self[k]), self.n_infinite(k), longest or "-"))
+        table = html_table(["dim", "bars", "never die", "longest (lifetime / scale)"], rows)
+        head = (
+            f"<strong>Diagram</strong>: scale {html.escape(html_number(self.scale))}, "
+            f"{self.n_points} points"
+        )
+        prov = self.provenance
+        if prov is None:
+            foot = "provenance: none (built by hand or read from another library)"
+        else:
+            cert = prov.certificate
+            bound = "" if cert.bound_rel is None else f", bound {html_number(cert.bound_rel)}"
+            foot = (
+                f"view {prov.view}, metric {prov.metric}, backend {prov.backend}, "
+                f"approximation {prov.approximation}, {self.n_points} of {prov.n_points_total} "
+                f"points{' (subsample)' if prov.subsampled else ''}, certificate {cert.kind}"
+                f"{bound}"
+            )
+        return (
+            f'<div class="tda-interp-diagram">{head}{table}<small>{html.escape(foot)}</small></div>'
+        )
 
     def finite(self, dim: int) -> FloatArray:
         """Finite bars of dimension ``dim``, shape (n_finite, 2)."""

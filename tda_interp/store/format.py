@@ -7,6 +7,9 @@
                                          library versions, checkpoint labels in order
       results/
         <checkpoint>/<layer>/<view>.npz  one file per (checkpoint, layer, view), written atomically
+      metrics.jsonl                      optional: scalar metrics per training step (loss,
+                                         accuracy), appended line by line
+                                         (:mod:`tda_interp.store.metrics`)
 
 Path components are percent-encoded (``urllib.parse.quote`` with no safe characters), so any
 layer name, including ``"a/b"`` or ``"<script>"``, maps to one file and back.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 import warnings
 import zipfile
@@ -12,7 +13,7 @@ from typing import Any, cast
 
 import pandas as pd
 
-from tda_interp.diagrams.diagram import Diagram
+from tda_interp.diagrams.diagram import Diagram, html_table
 from tda_interp.diagrams.summaries import significant_betti
 from tda_interp.exceptions import ActivationError, ConfigError, RunDirError, TdaInterpWarning
 from tda_interp.homology.significance import SignificanceResult, run_level_calls
@@ -20,6 +21,7 @@ from tda_interp.options.run import Correction
 from tda_interp.store.codec import decode_result, read_record
 from tda_interp.store.format import RESULTS, decode_component, result_path
 from tda_interp.store.manifest import load_manifest, params_digest
+from tda_interp.store.metrics import read_metrics
 
 __all__ = [
     "CheckpointRecord",
@@ -178,6 +180,59 @@ class Run:
         return (
             f"Run({str(self.path)!r}: {len(self.checkpoints)} checkpoints x "
             f"{len(self.layers)} layers x {len(self.views)} views)"
+        )
+
+    def _repr_html_(self) -> str:
+        """Notebook view: checkpoints x layers x views, results on disk per checkpoint (files
+        counted, none read), the metrics logged. Plain escaped HTML: no script, nothing
+        loaded."""
+        checkpoints, layers, views = self.checkpoints, self.layers, self.views
+        on_disk: dict[str, int] = {}
+        for path in Path(self.path, RESULTS).glob("*/*/*.npz"):
+            label = decode_component(path.parent.parent.name)
+            on_disk[label] = on_disk.get(label, 0) + 1
+        expected = len(layers) * len(views)
+        shown = list(checkpoints)
+        rows: list[tuple[Any, ...]] = [
+            (c.label, c.step, f"{on_disk.get(c.label, 0)} of {expected}") for c in shown[:5]
+        ]
+        if len(shown) > 10:
+            rows.append(("...", f"{len(shown) - 10} more", "..."))
+        rows += [
+            (c.label, c.step, f"{on_disk.get(c.label, 0)} of {expected}")
+            for c in shown[max(5, len(shown) - 5) :]
+        ]
+        title = self.info.get("title")
+
+        def names(items: tuple[str, ...] | list[str], limit: int = 8) -> str:
+            text = ", ".join(items[:limit]) + (
+                f" and {len(items) - limit} more" if len(items) > limit else ""
+            )
+            return text or "none"
+
+        with warnings.catch_warnings():  # a notebook view stays quiet; metrics() warns
+            warnings.simplefilter("ignore")
+            metrics = self.metrics()
+        lines = [
+            f"{len(checkpoints)} checkpoints x {len(layers)} layers x {len(views)} views; "
+            f"{sum(on_disk.values())} of {len(checkpoints) * expected} results on disk",
+            f"layers: {names(list(layers))}",
+            f"views: {names(list(views))}",
+            "metrics: "
+            + (
+                f"{names(list(dict.fromkeys(metrics['name'])))} at "
+                f"{metrics['step'].nunique()} steps"
+                if not metrics.empty
+                else "none logged"
+            ),
+        ]
+        head = f"<strong>Run</strong> {html.escape(str(self.path))}"
+        if title:
+            head += f": {html.escape(str(title))}"
+        body = "".join(f"<br>{html.escape(line)}" for line in lines)
+        return (
+            f'<div class="tda-interp-run">{head}{body}'
+            f"{html_table(['checkpoint', 'step', 'results'], rows)}</div>"
         )
 
     @property
@@ -364,6 +419,44 @@ class Run:
                     row["n_significant"], row["betti_significant"] = counts[i][k], betti[k]
                 rows.append(row)
         return pd.DataFrame(rows) if rows else pd.DataFrame(columns=_KEY_COLUMNS)
+
+    def to_frame(self, correction: Correction | None = None) -> pd.DataFrame:
+        """The run's table: :meth:`summaries`, one row per (checkpoint, layer, view, dim).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from tda_interp.store import RunWriter
+        >>> folder = tempfile.mkdtemp()
+        >>> _ = RunWriter(folder, params={})
+        >>> Run(folder).to_frame().columns.tolist()
+        ['checkpoint', 'step', 'layer', 'view', 'dim']
+        """
+        return self.summaries(correction)
+
+    def metrics(self) -> pd.DataFrame:
+        """Scalar metrics logged per training step (loss, accuracy...), as a tidy DataFrame.
+
+        Written by :meth:`RunWriter.log_metrics <tda_interp.store.RunWriter.log_metrics>`,
+        :meth:`TopologyMonitor.log <tda_interp.TopologyMonitor.log>` and the demo; the steps
+        are those of :attr:`checkpoints`, so the table lines up with :meth:`summaries`.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``step`` (int64), ``name`` (str), ``value`` (float64, NaN and infinities
+            as logged) and ``checkpoint`` (the label given with the values; missing,
+            ``isna()``, where none was); one row per ``(step, name)`` (the later value where
+            one was logged twice), sorted by step, then name. Empty, with these columns, for
+            a run without metrics. A wide table:
+            ``run.metrics().pivot(index="step", columns="name", values="value")``.
+
+        Warns
+        -----
+        TdaInterpWarning
+            Kind ``"damaged-metrics"``, when lines torn by a crash or damaged are left out.
+        """
+        return read_metrics(self.path)
 
 
 def read_summaries(run_dir: str | os.PathLike[str]) -> pd.DataFrame:

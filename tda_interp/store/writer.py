@@ -8,10 +8,10 @@ import os
 import tempfile
 import time
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, SupportsFloat
 
 from tda_interp._versions import library_versions
 from tda_interp.diagrams.diagram import Diagram
@@ -28,6 +28,7 @@ from tda_interp.store.codec import (
 )
 from tda_interp.store.format import FORMAT_NAME, FORMAT_VERSION, MANIFEST, RESULTS, result_path
 from tda_interp.store.manifest import load_manifest, params_diff, params_digest
+from tda_interp.store.metrics import METRICS, MetricsFile, check_metrics, encode_metrics_line
 
 __all__ = ["RunWriter", "atomic_write_bytes"]
 
@@ -149,6 +150,7 @@ class RunWriter:
         self.recomputed: list[Path] = []
         self.n_failed = 0
         self._valid: dict[Path, bool] = {}
+        self._metrics = MetricsFile(self.run_dir / METRICS)
         self._lock = self._acquire_lock()
         try:
             self._remove_stale_temp_files()
@@ -223,10 +225,14 @@ class RunWriter:
         return fd
 
     def close(self) -> None:
-        """Release the run directory (also done when the process exits)."""
-        if self._lock is not None:
-            os.close(self._lock)
-            self._lock = None
+        """Release the run directory (also done when the process exits); metrics logged so
+        far are forced to disk."""
+        try:
+            self._metrics.close()
+        finally:
+            if self._lock is not None:
+                os.close(self._lock)
+                self._lock = None
 
     def __enter__(self) -> RunWriter:
         return self
@@ -260,6 +266,7 @@ class RunWriter:
             # unreadable (e.g. truncated by a crash): ours by name; recoverable by overwriting
         for file in _result_files(self.run_dir):
             file.unlink()
+        (self.run_dir / METRICS).unlink(missing_ok=True)  # the old training run's
         for folder in sorted(self.run_dir.glob(f"{RESULTS}/**/"), key=lambda p: -len(p.parts)):
             with contextlib.suppress(OSError):
                 folder.rmdir()  # only when empty: a user's file keeps its folder
@@ -384,3 +391,47 @@ class RunWriter:
         atomic_write_bytes(path, data)
         self._valid[path] = True
         return path
+
+    # ------------------------------------------------------------------ metrics
+    def log_metrics(
+        self, step: int, metrics: Mapping[str, SupportsFloat], checkpoint: str | None = None
+    ) -> None:
+        """Append scalar metrics of one training step (loss, accuracy...) to ``metrics.jsonl``.
+
+        Everything is checked before anything is written; the line is appended in one write
+        (see :mod:`tda_interp.store.metrics` for the format and what a crash can do to it).
+        Read back with :meth:`tda_interp.store.Run.metrics`.
+
+        Parameters
+        ----------
+        step : int
+            The training step, >= 0, on the same axis as the run's checkpoints.
+        metrics : mapping of str to float
+            At least one metric: name -> real number (``float``, ``int``, NumPy scalar or
+            one-element tensor; NaN and infinities kept, ``bool`` refused).
+        checkpoint : str, optional
+            The run's checkpoint label at that step, if there is one.
+
+        Raises
+        ------
+        ConfigError
+            A bad step, name or value (nothing is written).
+        RunDirError
+            The file cannot be written.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from tda_interp.store import Run
+        >>> with RunWriter(tempfile.mkdtemp(), params={}) as w:
+        ...     w.log_metrics(0, {"loss": 2.3, "accuracy": 0.1})
+        ...     w.log_metrics(100, {"loss": 0.4, "accuracy": 0.9}, checkpoint="step_100")
+        >>> df = Run(w.run_dir).metrics()  # tidy: step, name, value, checkpoint
+        >>> df.loc[df.name == "loss", ["step", "value"]].values.tolist()
+        [[0.0, 2.3], [100.0, 0.4]]
+        >>> df.checkpoint.isna().tolist()  # given at step 100 only
+        [True, True, False, False]
+        """
+        where = f"run directory {str(self.run_dir)!r}"
+        step, values, checkpoint = check_metrics(step, metrics, checkpoint, where=where)
+        self._metrics.append(encode_metrics_line(step, values, checkpoint))
