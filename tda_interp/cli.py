@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tda_interp import __version__
-from tda_interp.exceptions import TdaInterpError, TdaInterpWarning
+from tda_interp.exceptions import ConfigError, TdaInterpError, TdaInterpWarning
 
 __all__ = ["main"]
 
@@ -87,14 +87,49 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from tda_interp.reports import write_report
 
-    path = write_report(
-        args.run_dir,
-        args.output,
-        title=args.title,
-        correction=args.correction,
-        control=args.control,
-    )
-    print(f"Report: {Path(path).resolve()}")
+    runs: list[Path] = list(args.run_dir)
+    if len(runs) == 1:
+        path = write_report(
+            runs[0],
+            args.output,
+            title=args.title,
+            correction=args.correction,
+            control=args.control,
+        )
+        print(f"Report: {Path(path).resolve()}")
+        return 0
+    # several runs: the comparison page at OUTPUT, each run's report beside it, linked both ways
+    from tda_interp.compare import compare_runs
+    from tda_interp.reports.compare import write_compare_report
+
+    out: Path = args.output
+    names: list[str] = []
+    for run in runs:
+        name = Path(run).resolve().name or "run"
+        names.append(name if name not in names else f"{name}-{len(names) + 1}")
+    pages = [out.with_name(f"{out.stem}.{name}{out.suffix or '.html'}") for name in names]
+    if out.resolve() in {p.resolve() for p in pages}:
+        raise ConfigError(
+            f"report: the comparison page {str(out)!r} would overwrite a run's report; pass "
+            "another -o name."
+        )
+    comparison = compare_runs(runs, control=args.control)
+    back = [(out.name, "comparison of the runs")]
+    for run, page in zip(runs, pages, strict=True):
+        write_report(
+            run,
+            page,
+            title=args.title,
+            correction=args.correction,
+            control=args.control,
+            links=back,
+        )
+        print(f"Report: {page.resolve()}")
+    links = [(p.name, f"report of {n}") for p, n in zip(pages, names, strict=True)]
+    path = write_compare_report(comparison, out, links=links)
+    print(f"Comparison: {Path(path).resolve()}")
+    for note in comparison.notes:
+        print(f"tda-interp report: note: {note}", file=sys.stderr)
     return 0
 
 
@@ -201,7 +236,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_cmd_run)
 
     report = sub.add_parser("report", help="write a self-contained HTML report of a run")
-    report.add_argument("run_dir", type=Path, help="run directory written by `run` or `demo`")
+    report.add_argument(
+        "run_dir",
+        type=Path,
+        nargs="+",
+        help="run directory written by `run` or `demo`; with several, OUTPUT is the page that "
+        "compares them (tda-interp compare) and each run's report is written beside it "
+        "(OUTPUT-stem.RUN-NAME.html), linked both ways",
+    )
     report.add_argument(
         "-o",
         "--output",

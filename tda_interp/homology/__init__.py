@@ -7,6 +7,7 @@ from tda_interp.homology.backends import (
     resolve_backend,
     rips_from_distances,
 )
+from tda_interp.homology.cycles import cloud_scatter, representative_cycles
 from tda_interp.homology.distances import check_distance_matrix, distance_matrix
 from tda_interp.homology.estimate import (
     CostEstimate,
@@ -59,6 +60,7 @@ __all__ = [
     "check_cloud",
     "check_distance_matrix",
     "check_input",
+    "cloud_scatter",
     "compute_diagram",
     "compute_significance",
     "diameter_bounds",
@@ -75,6 +77,7 @@ __all__ = [
     "pca_residual_bound",
     "projection_view",
     "representative_cocycles",
+    "representative_cycles",
     "resolve_backend",
     "resolve_views",
     "rips_from_distances",

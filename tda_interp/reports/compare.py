@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
@@ -155,7 +157,12 @@ def _context(comparison: Comparison, title: str | None) -> dict[str, Any]:
     }
 
 
-def render_compare_html(comparison: Comparison, *, title: str | None = None) -> str:
+def render_compare_html(
+    comparison: Comparison,
+    *,
+    title: str | None = None,
+    links: Sequence[tuple[str, str]] = (),
+) -> str:
     """The comparison as one self-contained HTML page.
 
     Parameters
@@ -164,17 +171,25 @@ def render_compare_html(comparison: Comparison, *, title: str | None = None) -> 
         From :func:`tda_interp.compare.compare_runs`.
     title : str, optional
         Page title; one naming the runs by default.
+    links : sequence of (str, str)
+        (relative file name, text) of related pages, e.g. each run's report, listed at the top.
 
     Returns
     -------
     str
         An HTML document with plotly.js inline and no external loads.
     """
-    return _environment().get_template("compare.html.j2").render(**_context(comparison, title))
+    context = _context(comparison, title)
+    context["links"] = [(quote(href), text) for href, text in links]
+    return _environment().get_template("compare.html.j2").render(**context)
 
 
 def write_compare_report(
-    comparison: Comparison, out_path: str | os.PathLike[str], *, title: str | None = None
+    comparison: Comparison,
+    out_path: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+    links: Sequence[tuple[str, str]] = (),
 ) -> Path:
     """Write :func:`render_compare_html` to ``out_path`` atomically (parents created).
 
@@ -184,5 +199,6 @@ def write_compare_report(
         ``out_path``.
     """
     out = Path(out_path)
-    atomic_write_bytes(out, render_compare_html(comparison, title=title).encode("utf-8"))
+    html = render_compare_html(comparison, title=title, links=links)
+    atomic_write_bytes(out, html.encode("utf-8"))
     return out

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 import numpy as np
@@ -33,6 +34,8 @@ import plotly.io as pio
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
+from tda_interp.exceptions import TdaInterpError
+from tda_interp.homology.views import parse_view
 from tda_interp.options.run import Correction
 from tda_interp.plotting.figures import (
     DEFAULT_TEMPLATE,
@@ -40,7 +43,14 @@ from tda_interp.plotting.figures import (
     lines_figure,
 )
 from tda_interp.plotting.text import plain_text
-from tda_interp.reports.model import DiagramEntry, ReportData, ViewMatrices, build_report
+from tda_interp.reports.model import (
+    CloudEntry,
+    CloudsMode,
+    DiagramEntry,
+    ReportData,
+    ViewMatrices,
+    build_report,
+)
 from tda_interp.store.writer import atomic_write_bytes
 
 __all__ = ["MAX_BARS", "render_html", "render_json", "write_report"]
@@ -194,6 +204,92 @@ def _bars_data(entry: DiagramEntry) -> dict[str, Any]:
             item["s"] = [int(v) for v in calls[order]] if len(calls) == len(bars) else None
         dims.append(item)
     return {"n": d.n_points, "t": entry.n_points_total, "d": dims}
+
+
+class _CloudLabels:
+    """The label lists of the drawn clouds, each stored once (clouds of one layer share them):
+    plain text for plotly (``t``), and either numbers for a continuous colour scale (``v``) or
+    category numbers (``g``)."""
+
+    def __init__(self) -> None:
+        self.tables: list[dict[str, Any]] = []
+        self._index: dict[tuple[str, ...], int] = {}
+
+    def add(self, labels: tuple[str, ...]) -> int:
+        found = self._index.get(labels)
+        if found is not None:
+            return found
+        table: dict[str, Any] = {"t": [plain_text(v) for v in labels], "v": None, "g": None}
+        try:
+            numbers = [float(v) for v in labels]
+        except ValueError:
+            numbers = []
+        if numbers and all(math.isfinite(v) for v in numbers):
+            table["v"] = numbers
+        else:
+            names: dict[str, int] = {}
+            table["g"] = [names.setdefault(v, len(names)) for v in labels]
+        self._index[labels] = len(self.tables)
+        self.tables.append(table)
+        return self._index[labels]
+
+
+def _cloud_data(entry: CloudEntry, labels: _CloudLabels) -> dict[str, Any]:
+    """One drawn cloud, compactly: coordinates, its label table, cycles and their bars."""
+    return {
+        "x": [p[0] for p in entry.xy],
+        "y": [p[1] for p in entry.xy],
+        "l": labels.add(entry.labels),
+        "cy": [list(c) for c in entry.cycles],
+        "cb": [[round(b, 3), round(d, 3)] for b, d in entry.cycle_bars],
+    }
+
+
+def _cloud_axes(view: str) -> list[str]:
+    """Axis titles of a view's scatter (see tda_interp.homology.cycles.cloud_scatter)."""
+    try:
+        v = parse_view(view)
+    except TdaInterpError:  # a view from Python whose name cannot be parsed
+        v = None
+    if v is not None and v.kind == "pca" and len(v.components) == 2:
+        return [f"PC{v.components[0] + 1}", f"PC{v.components[1] + 1}"]
+    return ["PC1 of the view's points", "PC2 of the view's points"]
+
+
+def _cloud_panel(report: ReportData, layer: str, view: str) -> dict[str, Any] | None:
+    """What the template shows of the clouds of one (layer, view): the checkpoint menu and,
+    per checkpoint, the loops with the labels of their points (escaped by Jinja)."""
+    found = [
+        (c, ck, e)
+        for c, ck in enumerate(report.checkpoints)
+        if (e := report.cloud(ck.label, layer, view)) is not None
+    ]
+    if not found:
+        return None
+    chosen = found[-1][0]
+    options = [_Option(c, ck.label, ck.step, False, c == chosen) for c, ck, _ in found]
+    lists = []
+    for c, ck, e in found:
+        shown = len(e.xy)
+        size = f"{shown:,} points" if shown == e.n_points else f"{shown:,} of {e.n_points:,} points"
+        lists.append(
+            {
+                "index": c,
+                "note": f"checkpoint {ck.label} · step {ck.step} · {size}",
+                "cycles": [
+                    {
+                        "bar": f"{b:.3f} to {d:.3f}",
+                        "labels": [e.labels[i] for i in cycle],
+                    }
+                    for cycle, (b, d) in zip(e.cycles, e.cycle_bars, strict=True)
+                ],
+            }
+        )
+    return {
+        "options": options,
+        "lists": lists,
+        "axes": " and ".join(_cloud_axes(view)),
+    }
 
 
 def _pick(n: int, most: int) -> list[int]:
@@ -380,17 +476,28 @@ def _training_figures(figs: _Figures, report: ReportData) -> dict[str, Any] | No
     lo = min([*steps.tolist(), *(s for m in report.metrics for s in m.steps)], default=0.0)
     hi = max([*steps.tolist(), *(s for m in report.metrics for s in m.steps)], default=1.0)
     span = [lo - 0.02 * (hi - lo + 1), hi + 0.02 * (hi - lo + 1)]
-    out: dict[str, Any] = {"metrics": None, "views": []}
-    if report.metrics:
+    out: dict[str, Any] = {"metrics": [], "views": []}
+    # fractions (accuracies) on one plot, the rest (losses...) on another: one axis each
+    unit = [m for m in report.metrics if m.values and 0.0 <= min(m.values) <= max(m.values) <= 1.0]
+    groups = [
+        ("metrics in [0, 1] (accuracies...)", unit),
+        ("other metrics (losses...)", [m for m in report.metrics if m not in unit]),
+    ]
+    for what, group in groups:
+        if not group:
+            continue
         fig = lines_figure(
-            {m.name: (m.steps, m.values) for m in report.metrics},
+            {m.name: (m.steps, m.values) for m in group},
             x_title="step",
             y_title="value",
             template=_BLANK,
         )
         fig.update_traces(mode="lines")
-        fig.update_xaxes(range=span)
-        out["metrics"] = figs.add(fig)
+        _on_step_axis(fig, span)
+        logged = [v for m in group for v in m.values]
+        if min(logged) > 0 and max(logged) > 100 * min(logged):
+            fig.update_yaxes(type="log", rangemode="normal")
+        out["metrics"].append({"what": what, "id": figs.add(fig)})
     if len(steps) >= 2:
         for m in report.matrices:
             if m.significant_by_dim and len(m.significant_by_dim) > 1:
@@ -403,9 +510,21 @@ def _training_figures(figs: _Figures, report: ReportData) -> dict[str, Any] | No
                 y_title=what,
                 template=_BLANK,
             )
-            fig.update_xaxes(range=span)
+            _on_step_axis(fig, span)
             out["views"].append({"name": m.view, "what": what, "id": figs.add(fig)})
     return out
+
+
+def _on_step_axis(fig: go.Figure, span: list[float]) -> None:
+    """One step axis for every figure of the training section: same range, same margins,
+    legend below, so that figures stacked on full-width cards line up step for step."""
+    fig.update_xaxes(range=span)
+    fig.update_layout(
+        height=300,
+        margin={"l": 70, "r": 20, "t": 10, "b": 40},
+        legend={"orientation": "h", "y": -0.25, "x": 0},
+        showlegend=len(fig.data) <= 12,  # more lines: names on hover only
+    )
 
 
 def _distance_figures(figs: _Figures, report: ReportData) -> list[dict[str, Any]]:
@@ -450,6 +569,9 @@ def _context(report: ReportData) -> dict[str, Any]:
 
     betti: dict[str, Any] = {}
     bars: dict[str, Any] = {}
+    clouds: dict[str, Any] = {}
+    cloud_axes: dict[str, Any] = {}
+    cloud_labels = _CloudLabels()
     xmax = 0.0
     layers = []
     for li, layer in enumerate(report.layers):
@@ -487,6 +609,15 @@ def _context(report: ReportData) -> dict[str, Any]:
                 for ck, e in zip(report.checkpoints, entries, strict=True)
             ]
             n_missing = n_ck - len(present_idx)
+            cloud = _cloud_panel(report, layer, view)
+            if cloud is not None:
+                clouds[key] = [
+                    None
+                    if (ce := report.cloud(ck.label, layer, view)) is None
+                    else _cloud_data(ce, cloud_labels)
+                    for ck in report.checkpoints
+                ]
+                cloud_axes[key] = [plain_text(a) for a in _cloud_axes(view)]
             panels.append(
                 {
                     "view": view,
@@ -498,6 +629,7 @@ def _context(report: ReportData) -> dict[str, Any]:
                     "betti_note": f"{n_missing} of {n_ck} checkpoints missing"
                     if n_missing and present_idx
                     else "",
+                    "cloud": cloud,
                 }
             )
         layers.append({"name": layer, "anchor": f"layer-{li}", "panels": panels})
@@ -512,6 +644,11 @@ def _context(report: ReportData) -> dict[str, Any]:
         "betti": betti,
         "bars": bars,
     }
+    if clouds:  # only pages with clouds carry their data
+        data["clouds"] = clouds
+        data["cloudAxes"] = cloud_axes
+        data["cloudLabels"] = cloud_labels.tables
+        data["cloudLabel"] = plain_text(report.cloud_label or "label")
     return {
         "report": report,
         "correction_text": CORRECTION_TEXT.get(report.correction, report.correction),
@@ -632,13 +769,16 @@ def _approximation_note(bound_rel: float | None, entry: DiagramEntry | None = No
     return size + f"approximate: within {bound_rel:.1%} of the diameter of the exact diagram (d_B)"
 
 
-def render_html(report: ReportData) -> str:
+def render_html(report: ReportData, *, links: Sequence[tuple[str, str]] = ()) -> str:
     """The report as one self-contained HTML page.
 
     Parameters
     ----------
     report : ReportData
         From :func:`tda_interp.reports.build_report`.
+    links : sequence of (str, str)
+        (relative file name, text) of related pages (the comparison of several runs), listed
+        at the top.
 
     Returns
     -------
@@ -655,7 +795,9 @@ def render_html(report: ReportData) -> str:
     >>> html.startswith("<!DOCTYPE html>") and "Missing results" in html
     True
     """
-    return _environment().get_template(_TEMPLATE).render(**_context(report))
+    context = _context(report)
+    context["links"] = [(quote(href), text) for href, text in links]
+    return _environment().get_template(_TEMPLATE).render(**context)
 
 
 def render_json(report: ReportData, *, indent: int | None = None) -> str:
@@ -695,6 +837,8 @@ def write_report(
     title: str | None = None,
     correction: Correction | None = None,
     control: str | os.PathLike[str] | None = None,
+    clouds: CloudsMode = "auto",
+    links: Sequence[tuple[str, str]] = (),
 ) -> Path:
     """Build the report of a run directory and write it as one HTML file, atomically.
 
@@ -715,6 +859,12 @@ def write_report(
     control : path, optional
         A control run directory (untrained, shuffled labels...) shown beside this run in every
         headline figure.
+    clouds : bool or "auto", default "auto"
+        Draw each layer's points in a plane with the loops of its significant H1 bars
+        (activations captured again for runs made from a config; see
+        :func:`tda_interp.reports.build_report`).
+    links : sequence of (str, str)
+        (relative file name, text) of related pages, listed at the top.
 
     Returns
     -------
@@ -727,6 +877,9 @@ def write_report(
         If ``run_dir`` holds no readable run.
     """
     out = Path(out_path)
-    html = render_html(build_report(run_dir, title=title, correction=correction, control=control))
+    report = build_report(
+        run_dir, title=title, correction=correction, control=control, clouds=clouds
+    )
+    html = render_html(report, links=links)
     atomic_write_bytes(out, html.encode("utf-8"))
     return out

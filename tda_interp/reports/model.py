@@ -12,22 +12,28 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from threadpoolctl import threadpool_limits
 
 from tda_interp.diagrams.betti import betti_curve, shared_grid
 from tda_interp.diagrams.diagram import Diagram
 from tda_interp.diagrams.summaries import DEFAULT_LONG_BAR
-from tda_interp.exceptions import ConfigError, RunDirError
+from tda_interp.exceptions import ConfigError, RunDirError, TdaInterpError
+from tda_interp.homology.cycles import cloud_scatter, representative_cycles
+from tda_interp.homology.persistence import check_input, uniform_subsample, used_points
 from tda_interp.homology.significance import run_level_calls
+from tda_interp.homology.views import parse_view
+from tda_interp.options import RipsOptions
 from tda_interp.options.run import Correction
 from tda_interp.store.reader import Failure, Result, Run
 
 __all__ = [
     "BettiCurves",
     "CheckpointInfo",
+    "CloudEntry",
     "DiagramEntry",
     "LayerDistances",
     "MetricSeries",
@@ -39,6 +45,16 @@ __all__ = [
 
 #: Number of values of the report's shared relative filtration grid.
 N_BINS = 100
+
+#: Most checkpoints per (layer, view) whose cloud the report draws (evenly spaced, first and
+#: last included).
+MAX_CLOUD_CHECKPOINTS = 12
+#: Most points per drawn cloud (a fixed-seed subsample; the points of the cycles are kept).
+MAX_CLOUD_POINTS = 1000
+#: Most significant H1 bars per cloud given a representative cycle (the most persistent).
+MAX_CYCLES = 3
+
+CloudsMode = bool | Literal["auto"]
 
 Matrix = tuple[tuple[float | None, ...], ...]
 
@@ -146,6 +162,42 @@ class DiagramEntry:
 
 
 @dataclass(frozen=True)
+class CloudEntry:
+    """The points of one (checkpoint, layer, view) in a plane, with the loops of its most
+    persistent significant H1 bars.
+
+    Attributes
+    ----------
+    checkpoint, layer, view : str
+    xy : tuple of (float, float), length n_shown
+        The view's own plane for ``pc<i>-<j>`` views, else the first two principal components
+        of the view's points (:func:`tda_interp.homology.cycles.cloud_scatter`), to 4
+        significant digits; at most ``MAX_CLOUD_POINTS`` points (a fixed-seed subsample that
+        keeps every point of the cycles).
+    labels : tuple of str, length n_shown
+        What each point is: the report's ``cloud_label`` (the input index by default, the
+        caller's ``point_labels``, ``unit <j>`` for the ``neurons`` view).
+    cycles : tuple of tuple of int
+        One per drawn bar, most persistent first (at most ``MAX_CYCLES``): indices into ``xy``
+        along a representative cycle of the bar, closed by the last-to-first edge
+        (:func:`tda_interp.homology.cycles.representative_cycles`).
+    cycle_bars : tuple of (float, float)
+        The bar of each cycle, ``(birth, death)`` over the cloud's diameter.
+    n_points : int
+        Points of the view's cloud before the drawing's subsample.
+    """
+
+    checkpoint: str
+    layer: str
+    view: str
+    xy: tuple[tuple[float, float], ...]
+    labels: tuple[str, ...]
+    cycles: tuple[tuple[int, ...], ...] = ()
+    cycle_bars: tuple[tuple[float, float], ...] = ()
+    n_points: int = 0
+
+
+@dataclass(frozen=True)
 class LayerDistances:
     """Layer x layer distances between the diagrams of one view at one checkpoint.
 
@@ -229,6 +281,13 @@ class ReportData:
         Scalars logged during training, by name.
     control : ReportData or None
         A control run (untrained, shuffled labels...) shown beside this one.
+    clouds : tuple of CloudEntry
+        The clouds drawn, at up to ``MAX_CLOUD_CHECKPOINTS`` checkpoints per (layer, view), in
+        checkpoint, layer, view order; empty when the activations could not be had.
+    cloud_label : str
+        What the clouds' labels are, in words (``"input index"``).
+    clouds_note : str
+        Why some or all clouds are missing, and how to get them; ``""`` when none is.
     """
 
     title: str
@@ -253,6 +312,9 @@ class ReportData:
     distances: tuple[LayerDistances, ...] = ()
     metrics: tuple[MetricSeries, ...] = ()
     control: ReportData | None = None
+    clouds: tuple[CloudEntry, ...] = ()
+    cloud_label: str = ""
+    clouds_note: str = ""
 
     # ------------------------------------------------------------------ lookups
     @property
@@ -276,6 +338,14 @@ class ReportData:
         if index is None:  # built once: reports hold thousands of diagrams
             index = {(e.checkpoint, e.layer, e.view): e for e in self.diagrams}
             object.__setattr__(self, "_index", index)
+        return index.get((checkpoint, layer, view))
+
+    def cloud(self, checkpoint: str, layer: str, view: str) -> CloudEntry | None:
+        """The drawn cloud of one (checkpoint, layer, view), or ``None``."""
+        index = self.__dict__.get("_cloud_index")
+        if index is None:  # built once, like entry()'s
+            index = {(c.checkpoint, c.layer, c.view): c for c in self.clouds}
+            object.__setattr__(self, "_cloud_index", index)
         return index.get((checkpoint, layer, view))
 
     def curves(self, layer: str, view: str) -> BettiCurves:
@@ -364,6 +434,21 @@ class ReportData:
                 for m in self.metrics
             ],
             "control": None if self.control is None else self.control.to_dict(),
+            "clouds": [
+                {
+                    "checkpoint": c.checkpoint,
+                    "layer": c.layer,
+                    "view": c.view,
+                    "xy": [list(p) for p in c.xy],
+                    "labels": list(c.labels),
+                    "cycles": [list(cy) for cy in c.cycles],
+                    "cycle_bars": [list(b) for b in c.cycle_bars],
+                    "n_points": c.n_points,
+                }
+                for c in self.clouds
+            ],
+            "cloud_label": self.cloud_label,
+            "clouds_note": self.clouds_note,
         }
 
     @classmethod
@@ -469,6 +554,21 @@ class ReportData:
                 control=None
                 if data.get("control") is None
                 else ReportData.from_dict(data["control"]),
+                clouds=tuple(
+                    CloudEntry(
+                        checkpoint=str(c["checkpoint"]),
+                        layer=str(c["layer"]),
+                        view=str(c["view"]),
+                        xy=tuple((float(x), float(y)) for x, y in c["xy"]),
+                        labels=tuple(str(v) for v in c["labels"]),
+                        cycles=tuple(tuple(int(i) for i in cy) for cy in c["cycles"]),
+                        cycle_bars=tuple((float(b), float(d)) for b, d in c["cycle_bars"]),
+                        n_points=int(c["n_points"]),
+                    )
+                    for c in data.get("clouds", ())
+                ),
+                cloud_label=str(data.get("cloud_label", "")),
+                clouds_note=str(data.get("clouds_note", "")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise RunDirError(
@@ -509,6 +609,9 @@ def build_report(
     title: str | None = None,
     correction: Correction | None = None,
     control: str | os.PathLike[str] | None = None,
+    clouds: CloudsMode = "auto",
+    activations: Mapping[str, Mapping[str, Any]] | None = None,
+    point_labels: Sequence[Any] | None = None,
 ) -> ReportData:
     """Read a run directory into the data of its report.
 
@@ -525,6 +628,23 @@ def build_report(
     control : path, optional
         A control run directory (untrained, shuffled labels...), read the same way (with the
         same correction) and shown beside this run.
+    clouds : bool or "auto", default "auto"
+        Draw the clouds (:class:`CloudEntry`) at up to ``MAX_CLOUD_CHECKPOINTS`` checkpoints.
+        Their activations are ``activations`` or, for runs made from a config (``tda-interp
+        run``, ``demo``), captured again from the model and inputs factories the run records
+        (:func:`tda_interp.compare.run_activations`; nothing is written into the run
+        directory). ``"auto"``: clouds when the activations can be had, else a note
+        (``clouds_note``); ``True``: an error instead of the note; ``False``: none.
+    activations : mapping of str to mapping of str to array-like, optional
+        ``{checkpoint label: {layer: cloud of shape (n_points, n_features)}}``, the clouds the
+        run's diagrams were computed from (for runs made from Python); used instead of
+        capturing again.
+    point_labels : sequence, optional
+        One label per point of a cloud (per probe input with a one-point-per-input
+        reduction): token ids, classes, positions... shown on hover and beside the loops, and
+        coloured on a continuous scale when all are numbers. By default the row index of the
+        cloud (the input index with a one-point-per-input reduction). Clouds of another size
+        keep the index.
 
     Returns
     -------
@@ -532,13 +652,14 @@ def build_report(
         Layer x checkpoint matrices per view (significant bars per dimension, long-lived H1
         bars, the longest H1 bar), Betti curves H0/H1 per (layer, view) on one relative grid
         shared by the whole run (``N_BINS`` values in [0, 1]), every diagram with its calls,
-        layer x layer distances at the last checkpoint, logged training metrics, and the list
-        of missing results.
+        layer x layer distances at the last checkpoint, logged training metrics, the clouds,
+        and the list of missing results.
 
     Raises
     ------
     RunDirError
-        If ``run_dir`` holds no run, or a result file is unreadable.
+        If ``run_dir`` holds no run, or a result file is unreadable; with ``clouds=True``, if
+        the run's activations cannot be had.
 
     Examples
     --------
@@ -644,6 +765,17 @@ def build_report(
         if (key := (c.label, layer, view)) in by_key
     )
     model = str(info.get("model", "")) or "unknown model"
+    drawn, cloud_label, clouds_note = _clouds(
+        run,
+        by_key,
+        calls_of,
+        ckpts,
+        layers,
+        views,
+        mode=clouds,
+        activations=activations,
+        point_labels=point_labels,
+    )
     return ReportData(
         title=title or str(info.get("title", "") or f"tda-interp report: {model}"),
         created=str(run.manifest.get("created", "")),
@@ -666,7 +798,184 @@ def build_report(
         maxdim=maxdim,
         distances=_layer_distances(by_key, ckpts, layers, views, maxdim),
         metrics=_metrics(run),
-        control=None if control is None else build_report(control, correction=how),
+        control=None if control is None else build_report(control, correction=how, clouds=False),
+        clouds=drawn,
+        cloud_label=cloud_label,
+        clouds_note=clouds_note,
+    )
+
+
+def _pick_evenly(n: int, most: int) -> list[int]:
+    """Up to ``most`` evenly spaced indices of ``range(n)``, first and last included."""
+    if n <= most:
+        return list(range(n))
+    return sorted({round(i * (n - 1) / (most - 1)) for i in range(most)})
+
+
+def _sig4(v: float) -> float:
+    """``v`` to 4 significant digits."""
+    return float(f"{v:.4g}")
+
+
+def _clouds(
+    run: Run,
+    by_key: Mapping[tuple[str, str, str], Result],
+    calls_of: Mapping[tuple[str, str, str], tuple[NDArray[np.bool_], ...]],
+    ckpts: Sequence[CheckpointInfo],
+    layers: Sequence[str],
+    views: Sequence[str],
+    *,
+    mode: CloudsMode,
+    activations: Mapping[str, Mapping[str, Any]] | None,
+    point_labels: Sequence[Any] | None,
+) -> tuple[tuple[CloudEntry, ...], str, str]:
+    """The drawn clouds, what their labels are, and a note on those missing."""
+    if mode is False or mode is None:
+        return (), "", ""
+    if mode not in (True, "auto"):
+        raise ConfigError(f'clouds must be True, False or "auto", got {mode!r}.')
+    from tda_interp.compare.runs import run_activations  # compare is optional here
+
+    params = run.params
+    capture = params.get("capture") or {}
+    per_input = str(capture.get("reduction", "none")) not in ("tokens", "spatial") and not (
+        capture.get("max_points") or 0
+    )
+    label_name = (
+        "your labels"
+        if point_labels is not None
+        else ("input index" if per_input else "point index (row of the captured cloud)")
+    )
+    homology = {
+        k: v for k, v in (params.get("homology") or {}).items() if k in RipsOptions.field_names()
+    }
+    try:
+        rips = RipsOptions.from_dict(homology)
+    except TdaInterpError as err:
+        return (), label_name, f"No clouds: the run's homology options cannot be read ({err})."
+    if rips.metric == "precomputed":
+        return (), label_name, "No clouds: this run's diagrams come from distance matrices."
+    with_results = [
+        c for c in ckpts if any((c.label, la, v) in by_key for la in layers for v in views)
+    ]
+    picked = [with_results[i] for i in _pick_evenly(len(with_results), MAX_CLOUD_CHECKPOINTS)]
+    notes: dict[str, None] = {}
+    missing: dict[str, None] = {}  # why a checkpoint's activations could not be had
+    out: list[CloudEntry] = []
+    for ck in picked:
+        if activations is not None:
+            acts = activations.get(ck.label)
+            if acts is None:
+                notes[f"No activations were given for checkpoint {ck.label!r}."] = None
+                continue
+        else:
+            try:
+                acts = run_activations(run, ck.label)
+            except TdaInterpError as err:
+                if mode is True:
+                    raise RunDirError(f"No clouds for the report: {err}") from err
+                missing[str(err)] = None
+                continue
+        for layer in layers:
+            for view in views:
+                key = (ck.label, layer, view)
+                result = by_key.get(key)
+                if result is None:
+                    continue
+                if layer not in acts:
+                    notes[f"No activations of layer {layer!r} at checkpoint {ck.label!r}."] = None
+                    continue
+                try:
+                    # small SVDs and distance matrices: one BLAS thread is several times faster
+                    with threadpool_limits(limits=1, user_api="blas"):
+                        entry = _cloud_entry(
+                            np.asarray(acts[layer]), result, calls_of.get(key), rips, point_labels
+                        )
+                except TdaInterpError as err:
+                    notes[
+                        f"No cloud for layer {layer!r}, view {view!r} at checkpoint "
+                        f"{ck.label!r}: {err}"
+                    ] = None
+                    continue
+                out.append(entry)
+    if missing:
+        how = (
+            "Runs made with tda-interp run or demo record their model and inputs factories; "
+            "from Python, pass build_report(..., activations={checkpoint: {layer: cloud}})."
+        )
+        first = next(iter(missing))
+        more = f" ({len(missing) - 1} more reasons)" if len(missing) > 1 else ""
+        where = "some checkpoints" if out else "any checkpoint"
+        notes = {f"No point clouds at {where}: {first}{more} {how}": None, **notes}
+    return tuple(out), label_name, " ".join(notes)
+
+
+def _cloud_entry(
+    cloud: NDArray[Any],
+    result: Result,
+    calls: tuple[NDArray[np.bool_], ...] | None,
+    rips: RipsOptions,
+    point_labels: Sequence[Any] | None,
+) -> CloudEntry:
+    """One drawn cloud: the points the diagram was computed from, in a plane, with cycles."""
+    view = parse_view(result.view)
+    diagram = result.diagram
+    pts = check_input(cloud, rips)
+    rows = np.arange(len(cloud))
+    if rips.nonfinite == "drop" and cloud.ndim == 2:
+        rows = np.flatnonzero(np.isfinite(cloud).all(axis=1))
+    # the same points as the diagram: its subsample, view and landmarks (see used_points)
+    used, metric, unit = used_points(pts, view, rips, diagram)
+    approx = rips.approximation
+    sub = np.arange(len(pts))
+    if approx.mode == "subsample" and len(pts) > int(approx.value or 0):
+        sub = uniform_subsample(sub, int(approx.value or 0), rips.seed)
+    plane = cloud_scatter(pts[sub], view)
+    if view.kind == "neurons":
+        names = [f"unit {j}" for j in range(len(plane))]
+    else:
+        given = point_labels is not None and len(point_labels) == len(cloud)
+        names = [
+            str(point_labels[i]) if given and point_labels is not None else str(i)
+            for i in rows[sub]
+        ]
+    cert = None if diagram.provenance is None else diagram.provenance.certificate
+    land = (
+        np.asarray(cert.landmark_indices, dtype=np.intp)
+        if cert is not None and cert.landmark_indices is not None
+        else np.arange(len(plane))
+    )
+    scale = diagram.scale if diagram.scale > 0 else 1.0
+    cycles: list[NDArray[np.intp]] = []
+    bars: list[tuple[float, float]] = []
+    if calls is not None and len(calls) > 1 and diagram.maxdim >= 1:
+        h1 = diagram[1]
+        significant = np.flatnonzero(np.asarray(calls[1], dtype=bool)[: len(h1)])
+        life = h1[significant, 1] - h1[significant, 0]
+        top = significant[np.argsort(-life, kind="stable")][:MAX_CYCLES]
+        if top.size:
+            found = representative_cycles(used, h1[top] / unit, metric=metric)
+            for bar, cycle in zip(h1[top], found, strict=True):
+                if cycle.size:
+                    cycles.append(land[cycle])
+                    bars.append((_sig4(bar[0] / scale), _sig4(min(bar[1], diagram.scale) / scale)))
+    shown = np.arange(len(plane))
+    if len(plane) > MAX_CLOUD_POINTS:
+        keep = np.unique(np.concatenate([c for c in cycles] or [np.empty(0, np.intp)]))
+        rest = np.setdiff1d(shown, keep)
+        rng = np.random.default_rng(0)
+        extra = rng.choice(rest, size=max(0, MAX_CLOUD_POINTS - len(keep)), replace=False)
+        shown = np.sort(np.concatenate([keep, extra]).astype(np.intp))
+    position = {int(r): i for i, r in enumerate(shown)}
+    return CloudEntry(
+        checkpoint=result.checkpoint,
+        layer=result.layer,
+        view=result.view,
+        xy=tuple((_sig4(float(plane[r, 0])), _sig4(float(plane[r, 1]))) for r in shown),
+        labels=tuple(names[r] for r in shown),
+        cycles=tuple(tuple(position[int(v)] for v in c) for c in cycles),
+        cycle_bars=tuple(bars),
+        n_points=len(plane),
     )
 
 

@@ -254,3 +254,16 @@ def test_replicates_use_the_runs_subsample_size() -> None:
     assert _half_size(5000, RipsOptions(approximation="subsample:1000")) == 1000
     assert _half_size(1500, RipsOptions(approximation="subsample:1000")) == 750
     assert _half_size(300, RipsOptions(approximation="exact")) == 150
+
+
+def test_a_report_of_several_runs_links_to_their_comparison(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "pages" / "report.html"
+    assert main(["report", str(runs["wide0"]), str(runs["neck0"]), "-o", str(out)]) == 0
+    compare_page = out.read_text("utf-8")
+    assert "Linear CKA" in compare_page  # the comparison page
+    for name in ("wide0", "neck0"):
+        page = out.with_name(f"report.{name}.html")
+        assert f'<a href="report.{name}.html">report of {name}</a>' in compare_page
+        assert '<a href="report.html">comparison of the runs</a>' in page.read_text("utf-8")

@@ -1,7 +1,8 @@
 (function () {
   "use strict";
   // Draws the report's figures when they come near the viewport: the headline figures from
-  // their plotly JSON, Betti curves, barcodes and persistence diagrams from compact data.
+  // their plotly JSON, Betti curves, barcodes, persistence diagrams and clouds from compact
+  // data.
   // Every name in DATA was made plain text (plotly's pseudo-HTML escaped) by the writer.
   var DATA = JSON.parse(document.getElementById("tda-data").textContent);
   var CONFIG = { displaylogo: false, responsive: true, showLink: false };
@@ -147,6 +148,85 @@
     };
   }
 
+  var LOOPS = ["#d62728", "#ff7f0e", "#e377c2"];
+  var CATEGORIES = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#bcbd22",
+                    "#7f7f7f", "#aec7e8", "#98df8a", "#c5b0d5"];
+
+  function cloudFigure(item, axes) {
+    // Labels (DATA.cloudLabels) are plain text made by the writer: shown, never parsed.
+    var lab = DATA.cloudLabels[item.l];
+    var marker = { size: 6, opacity: 0.7 };
+    if (lab.v) {
+      marker.color = lab.v;
+      marker.colorscale = "Viridis";
+      marker.showscale = true;
+      marker.colorbar = { title: { text: DATA.cloudLabel }, thickness: 12 };
+    } else {
+      marker.color = lab.g.map(function (g) { return CATEGORIES[g % CATEGORIES.length]; });
+    }
+    var traces = [{
+      type: "scatter", mode: "markers", x: item.x, y: item.y, text: lab.t, name: "points",
+      marker: marker, hovertemplate: "%{text}<extra></extra>", showlegend: false
+    }];
+    item.cy.forEach(function (cycle, j) {
+      var xs = [], ys = [], ts = [];
+      cycle.concat(cycle.length ? [cycle[0]] : []).forEach(function (i) {
+        xs.push(item.x[i]); ys.push(item.y[i]); ts.push(lab.t[i]);
+      });
+      var colour = LOOPS[j % LOOPS.length];
+      traces.push({
+        type: "scatter", mode: "lines+markers", x: xs, y: ys, text: ts,
+        name: "loop " + (j + 1) + ": H1 bar " + item.cb[j][0] + " to " + item.cb[j][1],
+        line: { color: colour, width: 2 },
+        marker: { size: 12, color: colour, line: { color: "#000", width: 1.5 } },
+        hovertemplate: "%{text}<extra>loop " + (j + 1) + "</extra>"
+      });
+    });
+    return {
+      data: traces,
+      layout: {
+        height: 460, margin: { l: 50, r: 10, t: 30, b: 50 }, hovermode: "closest",
+        legend: { orientation: "h", y: -0.2 },
+        xaxis: { title: { text: axes[0] }, zeroline: false },
+        yaxis: { title: { text: axes[1] }, zeroline: false, scaleanchor: "x", scaleratio: 1 }
+      }
+    };
+  }
+
+  function stepButtons(panel, select, show) {
+    panel.querySelectorAll("button[data-step]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var step = Number(button.getAttribute("data-step"));
+        var i = select.selectedIndex + step;
+        while (i >= 0 && i < select.options.length && select.options[i].disabled) { i += step; }
+        if (i >= 0 && i < select.options.length) {
+          select.selectedIndex = i;
+          show();
+        }
+      });
+    });
+  }
+
+  document.querySelectorAll("div.cloud-panel").forEach(function (panel) {
+    var key = panel.getAttribute("data-cloud");
+    var items = DATA.clouds[key];
+    var select = panel.querySelector("select.checkpoint-select");
+    var plot = panel.querySelector("div.plot");
+    if (!items || !select || !plot) { return; }
+    function show() {
+      var i = Number(select.value);
+      if (!items[i]) { return; }
+      draw(plot, cloudFigure(items[i], DATA.cloudAxes[key]));
+      plot.setAttribute("data-checkpoint-index", String(i));
+      panel.querySelectorAll("div.cycles[data-cycles]").forEach(function (list) {
+        list.hidden = list.getAttribute("data-cycles") !== String(i);
+      });
+    }
+    plot.tdaShow = show;
+    select.addEventListener("change", show);
+    stepButtons(panel, select, show);
+  });
+
   var panels = [];
   document.querySelectorAll("div.barcode-panel").forEach(function (panel) {
     var items = DATA.bars[panel.getAttribute("data-bars")];
@@ -167,17 +247,7 @@
     plot.tdaShow = show;
     select.addEventListener("change", show);
     if (kind) { kind.addEventListener("change", show); }
-    panel.querySelectorAll("button[data-step]").forEach(function (button) {
-      button.addEventListener("click", function () {
-        var step = Number(button.getAttribute("data-step"));
-        var i = select.selectedIndex + step;
-        while (i >= 0 && i < select.options.length && select.options[i].disabled) { i += step; }
-        if (i >= 0 && i < select.options.length) {
-          select.selectedIndex = i;
-          show();
-        }
-      });
-    });
+    stepButtons(panel, select, show);
     panels.push(plot);
   });
 
