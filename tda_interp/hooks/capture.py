@@ -35,8 +35,9 @@ from tda_interp.hooks.inputs import (
     iter_batches,
     n_rows,
 )
+from tda_interp.hooks.lookups import ParameterLookups
 from tda_interp.hooks.recorder import Capture
-from tda_interp.hooks.sites import SiteSpec, resolve_sites, site_modules
+from tda_interp.hooks.sites import SiteSpec, resolve_sites, site_modules, site_parameters
 from tda_interp.options.capture import POINTS_PER_INPUT, CaptureOptions
 
 __all__ = ["capture", "capture_activations", "run_capture"]
@@ -45,11 +46,19 @@ __all__ = ["capture", "capture_activations", "run_capture"]
 @contextmanager
 def _hooks(model: nn.Module, names: Sequence[str], recorder: Capture) -> Iterator[Capture]:
     modules = site_modules(model)
+    params = site_parameters(model)
+    lookups = {name: params[name] for name in names if name not in modules and name in params}
     try:
         with ExitStack() as stack:
             handle = model.register_forward_pre_hook(recorder._begin_pass, with_kwargs=True)
             stack.callback(handle.remove)
+            if lookups:  # "param:NAME" sites: a torch function mode, exited like the hooks
+                handle = model.register_forward_hook(recorder._end_pass, always_call=True)
+                stack.callback(handle.remove)
+                stack.enter_context(ParameterLookups(lookups, recorder._record_lookup))
             for name in names:
+                if name in lookups:
+                    continue
                 if recorder._hook_kind == "input":
                     handle = modules[name].register_forward_pre_hook(
                         recorder._input_hook(name), with_kwargs=True
@@ -79,7 +88,9 @@ def capture(
         The model to watch. One call of ``model`` is one forward pass.
     sites : str, sequence, callable or module type
         Module paths, globs, a predicate or module types; see
-        :func:`~tda_interp.hooks.resolve_sites`.
+        :func:`~tda_interp.hooks.resolve_sites`. ``"param:NAME"`` records the rows of every
+        lookup of the parameter ``NAME`` in forward (``W_E[tokens]``), whatever ``hook`` and
+        ``output_index`` say; see :mod:`tda_interp.hooks.lookups`.
     options : CaptureOptions, optional
         How outputs become points; the defaults when omitted.
     **overrides

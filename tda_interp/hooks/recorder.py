@@ -10,7 +10,9 @@ A *forward pass* is one call of the model given to :func:`~tda_interp.hooks.capt
 called ``k > 1`` times in one pass (shared weights, a loop, a reused activation module) gives
 ``k`` point clouds, ``"site#0"`` .. ``"site#<k-1>"``, one per call in call order; a module called
 once gives the cloud ``"site"``. Every point carries its call index in
-``Capture.labels[cloud]["call"]``.
+``Capture.labels[cloud]["call"]``. A ``"param:NAME"`` site counts the lookups of its parameter
+inside the forward pass the same way (:mod:`tda_interp.hooks.lookups`); lookups outside it, e.g.
+in the ``with`` block after the model call, are not recorded.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from tda_interp.exceptions import (
 )
 from tda_interp.hooks.buffers import Labels, PointBuffer, make_buffer
 from tda_interp.hooks.inputs import find_attention_mask, find_token_ids
+from tda_interp.hooks.lookups import is_param_site, param_name
 from tda_interp.hooks.outputs import CallInputs, select_output
 from tda_interp.hooks.reductions import reduce_points
 from tda_interp.hooks.sites import close_names
@@ -68,7 +71,7 @@ class Capture(Mapping[str, np.ndarray]):
     Parameters
     ----------
     sites : sequence of str
-        The watched module paths.
+        The watched module paths (and ``"param:NAME"`` sites).
     options : CaptureOptions, optional
 
     Attributes
@@ -76,7 +79,7 @@ class Capture(Mapping[str, np.ndarray]):
     options : CaptureOptions
         The options the points were recorded with.
     sites : list of str
-        The watched module paths.
+        The watched module paths (and ``"param:NAME"`` sites).
     clouds : list of str
         One name per point cloud: the site path, or ``"site#k"`` for call ``k`` of a site
         called several times per forward pass.
@@ -126,6 +129,7 @@ class Capture(Mapping[str, np.ndarray]):
         self._mask: torch.Tensor | None = None
         self._tokens: torch.Tensor | None = None
         self._explicit = False
+        self._in_pass = False
 
     # ----------------------------------------------------------------- reading results
     @property
@@ -254,6 +258,15 @@ class Capture(Mapping[str, np.ndarray]):
         )
 
     def _never_fired(self, site: str) -> CaptureError:
+        if is_param_site(site):
+            name = param_name(site)
+            return CaptureError(
+                f"Site {site!r} never fired during the forward pass: forward never looked up "
+                f"rows of the parameter {name!r} itself (as {name}[index], F.embedding(index, "
+                f"{name}) or index_select). A lookup on a derived tensor (.to(), .T, a copy) or a "
+                "product with one-hot vectors is not seen: index the parameter directly, or "
+                "capture the input of the module that receives the result (hook='input')."
+            )
         return CaptureError(
             f"Site {site!r} never fired during the forward pass; check "
             "that model.forward actually calls this module (it may be skipped by a branch or "
@@ -294,6 +307,7 @@ class Capture(Mapping[str, np.ndarray]):
         self._mask, self._tokens = attention_mask, token_ids
 
     def _begin_pass(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self._in_pass = True
         self._calls_in_pass = dict.fromkeys(self._sites, 0)
         if not self._explicit:
             self._mask = find_attention_mask(kwargs) if self._auto_mask else None
@@ -306,11 +320,15 @@ class Capture(Mapping[str, np.ndarray]):
             return np.full(batch.shape[0], -1, dtype=np.int64)
         return tokens.to(batch.device)[batch, pos].cpu().numpy().astype(np.int64)
 
-    def _record(self, site: str, output: object) -> None:
+    def _record(self, site: str, output: object, *, lookup: bool = False) -> None:
         call = self._calls_in_pass.get(site, 0)
         self._calls_in_pass[site] = call + 1
         self._n_calls[site] += 1
-        tensor = select_output(output, self._element, site=site, hook=self._hook_kind).detach()
+        if lookup:  # the rows of a parameter lookup: a tensor, whatever hook / output_index say
+            tensor = cast(torch.Tensor, output).detach()
+        else:
+            tensor = select_output(output, self._element, site=site, hook=self._hook_kind)
+            tensor = tensor.detach()
         if tensor.is_meta:
             raise CaptureError(
                 f"Site {site!r} gave a meta tensor (shape {tuple(tensor.shape)}, no data): the "
@@ -408,6 +426,13 @@ class Capture(Mapping[str, np.ndarray]):
             self._record(site, output)
 
         return hook
+
+    def _end_pass(self, module: nn.Module, args: Any, output: Any) -> None:
+        self._in_pass = False
+
+    def _record_lookup(self, site: str, rows: torch.Tensor) -> None:
+        if self._in_pass:  # only lookups inside the forward pass of the model count
+            self._record(site, rows, lookup=True)
 
     def _input_hook(self, site: str) -> Callable[[nn.Module, Any, Any], None]:
         def hook(module: nn.Module, args: Any, kwargs: Any) -> None:

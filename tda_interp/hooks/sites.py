@@ -8,6 +8,15 @@ are module paths too (its ``HookPoint`` modules) and pass through unchanged. Tra
 ``hook_dict`` are accepted as exact names and globs too (:func:`site_modules`). Every way of
 choosing sites (an exact path, a glob, a module type or a tuple of types, a list mixing these, or
 a predicate) is normalised here, in :func:`resolve_sites`, and only here.
+
+A value computed inside ``forward`` without a module of its own has no module path. Two kinds of
+such sites are reachable all the same:
+
+- a parameter lookup (``x = self.W_E[tokens]``): the site ``"param:W_E"`` records the rows
+  looked up, wherever forward indexes the parameter (:mod:`tda_interp.hooks.lookups`);
+- a functional call (``h = torch.relu(x @ self.W_in)``): its output is the input of the module
+  that receives it, recorded with ``hook="input"`` (in a config ``[capture] hook = "input"``) at
+  that module; or wrap the call in a module (``self.act = nn.ReLU()``) and name that module.
 """
 
 from __future__ import annotations
@@ -20,8 +29,9 @@ from typing import TypeAlias
 from torch import nn
 
 from tda_interp.exceptions import ConfigError, SiteNotFoundError
+from tda_interp.hooks.lookups import PARAM_PREFIX, is_param_site, param_name
 
-__all__ = ["SiteSpec", "close_names", "resolve_sites", "site_modules"]
+__all__ = ["SiteSpec", "close_names", "resolve_sites", "site_modules", "site_parameters"]
 
 SiteSpec: TypeAlias = (
     str
@@ -34,6 +44,19 @@ SiteSpec: TypeAlias = (
 
 _GLOB_CHARS = frozenset("*?[")
 _LIST_HINT = "list the valid names with [name for name, _ in model.named_modules()]"
+
+
+def _no_module_hint(model: nn.Module) -> str:
+    """How to reach a value that no module returns; names a bare parameter of ``model``."""
+    example = next((name for name, _ in model.named_parameters(recurse=False)), "W_E")
+    return (
+        "A value computed in forward without a module of its own is reached another way: the "
+        f"rows of a parameter lookup such as {example}[tokens] are the site "
+        f"{PARAM_PREFIX + example!r}; the output of a functional call such as torch.relu(x) is "
+        "the input of the module that receives it (name that module with hook='input', in a "
+        'config [capture] hook = "input"), or wrap the call in a module '
+        "(self.act = nn.ReLU()) and name that module."
+    )
 
 
 def site_modules(model: nn.Module) -> dict[str, nn.Module]:
@@ -132,17 +155,62 @@ def close_names(query: str, names: Sequence[str], n: int = 5) -> list[str]:
     return matches[:n] if matches else list(names[:n])
 
 
+def site_parameters(model: nn.Module) -> dict[str, nn.Parameter]:
+    """Map every ``"param:NAME"`` site of ``model`` to its parameter (``named_parameters()``).
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> list(site_parameters(nn.Linear(2, 2)))
+    ['param:weight', 'param:bias']
+    """
+    return {PARAM_PREFIX + name: param for name, param in model.named_parameters()}
+
+
 def _not_found(what: str, query: str, names: Sequence[str], model: nn.Module) -> SiteNotFoundError:
+    where = "(in layers= or sites=, or [capture] layers of a config)"
+    model_name = type(model).__name__
+    param_hint = (
+        f"{query!r} is a parameter of {model_name}, not a module, so it has no output to hook; "
+        f"to record its rows as forward looks them up (e.g. {query}[tokens]), name the site "
+        f"{PARAM_PREFIX + query!r}."
+    )
+    is_param = query in dict(model.named_parameters())
     if not names:
         return SiteNotFoundError(
-            f"{what} {query!r} matches no module: {type(model).__name__} has no submodules, so "
-            "there is nothing to hook; pass a model built from submodules (e.g. nn.Sequential)."
+            f"{what} {query!r} {where} matches no module: {model_name} has no submodules, so "
+            "there is nothing to hook; pass a model built from submodules (e.g. nn.Sequential). "
+            + (param_hint if is_param else _no_module_hint(model))
         )
+    if is_param:
+        return SiteNotFoundError(f"{what} {query!r} {where} matches no module: {param_hint}")
     suggestions = ", ".join(repr(name) for name in close_names(query, names))
     return SiteNotFoundError(
-        f"{what} {query!r} matches no module of {type(model).__name__}; "
+        f"{what} {query!r} {where} matches no module of {model_name}; "
         f"closest module names: {suggestions}. Use an exact module path or a glob such as "
-        f"'layers.*', or {_LIST_HINT}."
+        f"'layers.*', or {_LIST_HINT}. {_no_module_hint(model)}"
+    )
+
+
+def _match_param(pattern: str, model: nn.Module) -> list[str]:
+    params = list(site_parameters(model))
+    if pattern in params:
+        return [pattern]
+    if _is_glob(pattern):
+        regex = glob_regex(param_name(pattern))
+        matched = [site for site in params if regex.match(param_name(site))]
+        if matched:
+            return matched
+    if not params:
+        raise SiteNotFoundError(
+            f"Site {pattern!r} names a parameter, but {type(model).__name__} has no parameters; "
+            "name a module path instead, or list them with list(model.named_parameters())."
+        )
+    suggestions = ", ".join(repr(name) for name in close_names(pattern, params))
+    raise SiteNotFoundError(
+        f"Site {pattern!r} matches no parameter of {type(model).__name__}; closest: "
+        f"{suggestions}. After 'param:' write a name from model.named_parameters() (or a glob "
+        "of them); list them with [name for name, _ in model.named_parameters()]."
     )
 
 
@@ -172,6 +240,8 @@ def _match(pattern: str, names: Sequence[str], model: nn.Module) -> list[str]:
         )
     if pattern in names:
         return [pattern]
+    if is_param_site(pattern):
+        return _match_param(pattern, model)
     if _is_glob(pattern):
         regex = glob_regex(pattern)
         matched = [name for name in names if regex.match(name)]
@@ -195,7 +265,10 @@ def resolve_sites(model: nn.Module, sites: SiteSpec) -> list[str]:
     sites : str, module type, tuple of module types, sequence, or callable
         - a str: an exact module path (``"encoder.layer.3.output"``) or a glob
           (``"encoder.layer.*.output"``), matched case-sensitively, where ``*`` stays within one
-          dotted segment and ``**`` crosses segments (see :func:`glob_regex`);
+          dotted segment and ``**`` crosses segments (see :func:`glob_regex`); or
+          ``"param:NAME"`` (``NAME`` from ``named_parameters()``, or a glob of such names): the
+          rows of every lookup of that parameter in forward, e.g. ``W_E[tokens]`` (see
+          :mod:`tda_interp.hooks.lookups`);
         - a module type (``nn.Linear``) or a tuple of types: every module that is an instance;
         - a sequence (list) of those: exact paths, globs and types mixed;
         - a callable ``predicate(name, module) -> bool``.
@@ -203,15 +276,15 @@ def resolve_sites(model: nn.Module, sites: SiteSpec) -> list[str]:
     Returns
     -------
     list of str
-        Module paths without duplicates. Globs and predicates keep the order of
-        ``model.named_modules()``; an explicit list keeps the user's order (each glob in it
-        expands in ``named_modules()`` order at its position).
+        Module paths (and ``"param:NAME"`` sites) without duplicates. Globs and predicates
+        keep the order of ``model.named_modules()``; an explicit list keeps the user's order
+        (each glob in it expands in ``named_modules()`` order at its position).
 
     Raises
     ------
     SiteNotFoundError
-        If a name or pattern matches no module, or the predicate selects none. The message lists
-        the closest real module names.
+        If a name or pattern matches no module (or no parameter), or the predicate selects none.
+        The message lists the closest real names and how to reach a value that no module returns.
     ConfigError
         If ``sites`` has an unsupported type or is an empty list.
 
@@ -227,6 +300,8 @@ def resolve_sites(model: nn.Module, sites: SiteSpec) -> list[str]:
     ['0', '2']
     >>> resolve_sites(model, (nn.ReLU, nn.Linear))
     ['0', '1', '2']
+    >>> resolve_sites(model, ["0", "param:2.*"])
+    ['0', 'param:2.weight', 'param:2.bias']
     """
     named = [(name, module) for name, module in model.named_modules() if name]
     names = list(site_modules(model))
