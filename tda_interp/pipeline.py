@@ -16,8 +16,8 @@ for many results are said once at the end, with a count and the first places
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,17 +26,26 @@ import numpy as np
 from torch import nn
 
 from tda_interp.config import RunConfig, call_factory
-from tda_interp.exceptions import ConfigError, TdaInterpError, TdaInterpWarning, with_context
+from tda_interp.exceptions import (
+    ConfigError,
+    ExecutionError,
+    TdaInterpError,
+    TdaInterpWarning,
+    with_context,
+)
 from tda_interp.execution import (
+    ClusterExecutor,
     DiagramCache,
     Executor,
     RipsTask,
+    TaskOutput,
     WarningLog,
     executor_scope,
     open_cache,
     run_tasks,
 )
-from tda_interp.homology.views import View, ViewLike, resolve_views
+from tda_interp.execution.cluster import CheckpointJob, Lost, run_checkpoint, split_clouds
+from tda_interp.homology.views import View, ViewLike, bind_view, resolve_views
 from tda_interp.hooks import (
     checkpoint_fingerprint,
     checkpoint_labels,
@@ -158,12 +167,7 @@ class RunPlan:
         """
         out = []
         for layer in dict.fromkeys(layer for layer, _ in todo):
-            prefix = f"{layer}#"
-            calls = sorted(
-                (k for k in captured if k.startswith(prefix) and k[len(prefix) :].isdigit()),
-                key=lambda k: int(k[len(prefix) :]),
-            )
-            writer.record_clouds(layer, calls or [layer])
+            writer.record_clouds(layer, split_clouds(captured, layer))
         for layer, view in todo:
             out += [
                 (cloud, view)
@@ -176,11 +180,15 @@ class RunPlan:
         """Results per checkpoint, counting every cloud known so far."""
         return sum(len(writer.clouds_of(layer)) for layer in self.layers) * len(self.views)
 
-    def task(self, points: np.ndarray, view: str, place: str) -> RipsTask:
-        """The task of one cloud in one view."""
+    def task(
+        self, points: np.ndarray, view: str, place: str, *, model: Any = None, layer: str = ""
+    ) -> RipsTask:
+        """The task of one cloud in one view; a view chosen per checkpoint (``factory:``) asks
+        ``model`` (the checkpoint's weights) which units of ``layer`` to keep."""
+        chosen = next(v for v in self.views if v.name == view)
         return RipsTask(
             points=points,
-            view=next(v for v in self.views if v.name == view),
+            view=bind_view(chosen, model=model, layer=layer, points=points, place=place),
             rips=self.homology,
             significance=self.significance if self.significance.enabled else None,
             place=place,
@@ -238,6 +246,7 @@ def compute_results(
     log: WarningLog,
     on_result: Callable[[str, str], None] | None = None,
     on_error: str = "record",
+    model: nn.Module | None = None,
 ) -> int:
     """Compute the diagram (and calls) of every (cloud, view) in ``todo`` and write each to the
     run as soon as it exists; the one place where captured activations become results (used by
@@ -263,6 +272,9 @@ def compute_results(
         ``on_result(cloud, view)`` after each written result.
     on_error : {"record", "raise"}, default "record"
         A cloud that cannot give a diagram is recorded as a failure, or raises.
+    model : torch.nn.Module, optional
+        The model with this checkpoint's weights, for views chosen per checkpoint
+        (``factory:`` views, :func:`tda_interp.homology.views.bind_view`).
 
     Returns
     -------
@@ -270,29 +282,48 @@ def compute_results(
         Number of results written.
     """
     places = [f"checkpoint {checkpoint!r} layer {c!r} view {v!r}" for c, v in todo]
-    tasks = [plan.task(captured[c], v, place) for (c, v), place in zip(todo, places, strict=True)]
+    tasks = [
+        plan.task(captured[c], v, place, model=model, layer=c)
+        for (c, v), place in zip(todo, places, strict=True)
+    ]
     for index, output in run_tasks(tasks, executor, cache):
         cloud, view = todo[index]
-        log.add(output.warnings, places[index])
-        if output.diagram is None:
-            error = output.failure or RuntimeError("no diagram")
-            if on_error == "raise":
-                raise error
-            writer.write_failure(checkpoint, cloud, view, error, step=step)
-            log.add([_failed_warning(error)], places[index])
-        else:
-            writer.write(
-                checkpoint,
-                cloud,
-                view,
-                output.diagram,
-                step=step,
-                significance=output.significance,
-                summary=plan.summary,
-            )
+        _write_output(writer, plan, checkpoint, step, cloud, view, output, log, on_error)
         if on_result is not None:
             on_result(cloud, view)
     return len(tasks)
+
+
+def _write_output(
+    writer: RunWriter,
+    plan: RunPlan,
+    checkpoint: str,
+    step: int,
+    cloud: str,
+    view: str,
+    output: TaskOutput,
+    log: WarningLog,
+    on_error: str,
+) -> None:
+    """Write one task's result (or its failure) to the run, its warnings to the log."""
+    place = f"checkpoint {checkpoint!r} layer {cloud!r} view {view!r}"
+    log.add(output.warnings, place)
+    if output.diagram is None:
+        error = output.failure or RuntimeError("no diagram")
+        if on_error == "raise":
+            raise error
+        writer.write_failure(checkpoint, cloud, view, error, step=step)
+        log.add([_failed_warning(error)], place)
+    else:
+        writer.write(
+            checkpoint,
+            cloud,
+            view,
+            output.diagram,
+            step=step,
+            significance=output.significance,
+            summary=plan.summary,
+        )
 
 
 def _note_recomputed(writer: RunWriter, log: WarningLog) -> None:
@@ -416,49 +447,68 @@ def run_pipeline(
     log = WarningLog()
     report("starting")
     try:
-        with ExitStack() as stack:
-            runner: Executor | None = None  # chosen once the first clouds show the work
-            for index, (path, label) in enumerate(zip(paths, labels, strict=True)):
-                step = step_from_label(label, default=index)
-                fingerprint = checkpoint_fingerprint(path)
-                writer.add_checkpoint(label, step, source=str(path), fingerprint=fingerprint)
-                todo = plan.todo(writer, label)
-                if not todo:
-                    done[label] = plan.n_results(writer)
-                    report(f"{label}: already done")
-                    continue
-                load_checkpoint(model, path, strict=strict)
-                captured = _capture(model, inputs, plan, todo, label, log)
-                clouds = plan.clouds(writer, label, todo, captured)
-                done[label] = plan.n_results(writer) - len(clouds)
-                if runner is None:
-                    work = plan.work(captured, clouds) * len(paths)
-                    runner = stack.enter_context(
-                        executor_scope(
-                            exec_opts.executor,
-                            n_tasks=total() - sum(done.values()),
-                            work=work,
-                            stall_timeout=exec_opts.stall_timeout,
+        if isinstance(exec_opts.executor, ClusterExecutor):
+            computed = _run_on_cluster(
+                exec_opts.executor,
+                writer,
+                plan,
+                model,
+                inputs,
+                paths,
+                labels,
+                strict=strict,
+                cache=cache,
+                log=log,
+                done=done,
+                report=report,
+                on_error=exec_opts.on_error,
+            )
+        else:
+            with ExitStack() as stack:
+                runner: Executor | None = None  # chosen once the first clouds show the work
+                for index, (path, label) in enumerate(zip(paths, labels, strict=True)):
+                    step = step_from_label(label, default=index)
+                    fingerprint = checkpoint_fingerprint(path)
+                    writer.add_checkpoint(label, step, source=str(path), fingerprint=fingerprint)
+                    todo = plan.todo(writer, label)
+                    if not todo:
+                        if label not in done:
+                            done[label] = plan.n_results(writer)
+                            report(f"{label}: already done")
+                        continue
+                    load_checkpoint(model, path, strict=strict)
+                    captured = _capture(model, inputs, plan, todo, label, log)
+                    clouds = plan.clouds(writer, label, todo, captured)
+                    done[label] = plan.n_results(writer) - len(clouds)
+                    if runner is None:
+                        work = plan.work(captured, clouds) * len(paths)
+                        runner = stack.enter_context(
+                            executor_scope(
+                                exec_opts.executor,
+                                n_tasks=total() - sum(done.values()),
+                                work=work,
+                                stall_timeout=exec_opts.stall_timeout,
+                            )
                         )
+
+                    def on_result(cloud: str, view: str, label: str = label) -> None:
+                        done[label] += 1
+                        report(f"{label} {cloud} {view}")
+
+                    computed += compute_results(
+                        writer,
+                        plan,
+                        label,
+                        step,
+                        captured,
+                        clouds,
+                        executor=runner,
+                        cache=cache,
+                        log=log,
+                        on_result=on_result,
+                        on_error=exec_opts.on_error,
+                        model=model,
                     )
-
-                def on_result(cloud: str, view: str, label: str = label) -> None:
-                    done[label] += 1
-                    report(f"{label} {cloud} {view}")
-
-                computed += compute_results(
-                    writer,
-                    plan,
-                    label,
-                    step,
-                    captured,
-                    clouds,
-                    executor=runner,
-                    cache=cache,
-                    log=log,
-                    on_result=on_result,
-                    on_error=exec_opts.on_error,
-                )
     except BaseException:
         _note_recomputed(writer, log)
         log.emit_quietly(stacklevel=2)
@@ -474,6 +524,132 @@ def run_pipeline(
         views=plan.view_names,
         failed=writer.n_failed,
     )
+
+
+def _run_on_cluster(
+    runner: ClusterExecutor,
+    writer: RunWriter,
+    plan: RunPlan,
+    model: nn.Module,
+    inputs: Inputs,
+    paths: Sequence[Path],
+    labels: Sequence[str],
+    *,
+    strict: bool,
+    cache: DiagramCache | None,
+    log: WarningLog,
+    done: dict[str, int],
+    report: Callable[[str], None],
+    on_error: str,
+) -> int:
+    """Run every checkpoint with results missing as one task on the cluster (load, capture,
+    diagrams on a worker) and write each result here as it arrives; the run directory stays the
+    single source of truth, written only by this process.
+
+    Checkpoints whose workers kept dying are reported at the end (ExecutionError), after
+    every other checkpoint is written; a rerun resumes them.
+    """
+    jobs: list[CheckpointJob] = []
+    steps: dict[str, int] = {}
+    cache_dir = str(cache.directory) if cache is not None else None
+
+    def pending() -> Iterator[CheckpointJob]:
+        """The checkpoints with results missing, in order, read as workers free up (so the
+        first tasks start while later files are still being fingerprinted)."""
+        for index, (path, label) in enumerate(zip(paths, labels, strict=True)):
+            step = steps[label] = step_from_label(label, default=index)
+            fingerprint = checkpoint_fingerprint(path)
+            writer.add_checkpoint(label, step, source=str(path), fingerprint=fingerprint)
+            todo = plan.todo(writer, label)
+            if not todo:
+                done[label] = plan.n_results(writer)
+                report(f"{label}: already done")
+                continue
+            finished = frozenset(
+                (cloud, view)
+                for layer, view in todo
+                for cloud in writer.clouds_of(layer)
+                if writer.is_done(label, cloud, view)
+            )
+            done[label] = (
+                plan.n_results(writer)
+                - sum(len(writer.clouds_of(layer)) for layer, _ in todo)
+                + len(finished)
+            )
+            jobs.append(
+                CheckpointJob(
+                    label=label,
+                    path=str(Path(path).resolve()),
+                    fingerprint=fingerprint,
+                    plan=plan,
+                    todo=tuple(todo),
+                    done=finished,
+                    strict=strict,
+                    device=runner.options.device,
+                    cache_dir=cache_dir,
+                )
+            )
+            yield jobs[-1]
+
+    computed = 0
+    lost: list[str] = []
+    results = runner.imap_shared(
+        run_checkpoint, pending(), (model, inputs), name=lambda job: job.place
+    )
+    with closing(results):  # an error here cancels the tasks still queued
+        for index, outcome in results:
+            job = jobs[index]
+            if isinstance(outcome, Lost):
+                lost.append(str(outcome.error))
+                continue
+            log.add(outcome.warnings, job.place)
+            for layer, clouds in outcome.clouds.items():
+                writer.record_clouds(layer, clouds)
+            for item in outcome.results:
+                _write_output(
+                    writer,
+                    plan,
+                    job.label,
+                    steps[job.label],
+                    item.cloud,
+                    item.view,
+                    item.output,
+                    log,
+                    on_error,
+                )
+                computed += 1
+                done[job.label] += 1
+                report(f"{job.label} {item.cloud} {item.view}")
+                if cache is not None and item.key and item.output.diagram is not None:
+                    if not item.output.cached:  # written first, then cached
+                        _cache_put(cache, item.key, item.output, log)
+            done[job.label] = plan.n_results(writer)  # every missing result of it is written
+    if lost:
+        raise ExecutionError(
+            f"{len(lost)} checkpoint(s) were not computed: "
+            + "; ".join(lost[:3])
+            + ("; ..." if len(lost) > 3 else "")
+            + f" Every other result is written to {str(writer.run_dir)!r}."
+        )
+    return computed
+
+
+def _cache_put(cache: DiagramCache, key: str, output: TaskOutput, log: WarningLog) -> None:
+    assert output.diagram is not None
+    try:
+        cache.put(key, output.diagram, output.significance)
+    except OSError as err:
+        log.add(
+            [
+                TdaInterpWarning(
+                    f"The diagram cache at {str(cache.directory)!r} cannot be written ({err}); "
+                    "results are written. Free space, point [execution] cache at another "
+                    "folder, or set it to false.",
+                    kind="cache-failed",
+                )
+            ],
+            "the diagram cache",
+        )
 
 
 def _capture(
@@ -503,21 +679,38 @@ def run_from_config(
     """Run the pipeline described by a :class:`~tda_interp.config.RunConfig`.
 
     ``run_dir`` overrides the config's ``run_dir``; one of them must be given. A progress
-    callback goes in ``config.execution`` (``dataclasses.replace``).
+    callback goes in ``config.execution`` (``dataclasses.replace``). Without checkpoints, the
+    model as its factory makes it is the one checkpoint, ``"pretrained"`` (step 0): its weights
+    are saved once to a temporary safetensors file, whose digest guards a resumed run.
     """
+    import tempfile
+
+    from safetensors.torch import save_model
+
     target = run_dir if run_dir is not None else config.run_dir
     if target is None:
         raise ConfigError("No run directory: set run_dir in the config file or pass -o/--run-dir.")
-    model = call_factory(config.model_factory, base_dir=config.base_dir, what="model factory")
+    where = f"{config.file}: " if config.file is not None else ""
+    model = call_factory(
+        config.model_factory,
+        base_dir=config.base_dir,
+        what="model factory",
+        args=config.model_args,
+        where=f"{where}[model.args]",
+    )
     if not isinstance(model, nn.Module):
         raise ConfigError(
             f"The model factory {config.model_factory!r} returned a "
             f"{type(model).__name__}, expected a torch.nn.Module."
         )
-    inputs = call_factory(config.inputs_factory, base_dir=config.base_dir, what="inputs factory")
-    pattern = config.checkpoints
-    if not os.path.isabs(pattern):
-        pattern = str(config.base_dir / pattern)
+    inputs = call_factory(
+        config.inputs_factory,
+        base_dir=config.base_dir,
+        what="inputs factory",
+        args=config.inputs_args,
+        where=f"{where}[inputs.args]",
+    )
+    views = resolve_views(list(config.views), base_dir=config.base_dir)
     # what `tda-interp compare` needs to capture the same clouds again
     info: dict[str, Any] = {
         "model": config.model_factory,
@@ -525,21 +718,33 @@ def run_from_config(
         "base_dir": str(Path(config.base_dir).resolve()),
         "strict": config.strict,
     }
+    info |= {"model_args": dict(config.model_args)} if config.model_args else {}
+    info |= {"inputs_args": dict(config.inputs_args)} if config.inputs_args else {}
     if config.title:
         info["title"] = config.title
-    return run_pipeline(
-        model,
-        pattern,
-        inputs,
-        target,
-        layers=list(config.layers),
-        views=list(config.views),
-        capture=config.capture,
-        homology=config.homology,
-        significance=config.significance,
-        summary=config.summary,
-        execution=config.execution,
-        strict=config.strict,
-        info=info,
-        overwrite=overwrite,
-    )
+    with ExitStack() as stack:
+        if config.checkpoints is None:
+            info["pretrained"] = True
+            pattern = str(Path(stack.enter_context(tempfile.TemporaryDirectory())) / "pretrained")
+            pattern += ".safetensors"
+            save_model(model, pattern, force_contiguous=True)
+        else:
+            pattern = config.checkpoints
+            if not os.path.isabs(pattern):
+                pattern = str(config.base_dir / pattern)
+        return run_pipeline(
+            model,
+            pattern,
+            inputs,
+            target,
+            layers=list(config.layers),
+            views=views,
+            capture=config.capture,
+            homology=config.homology,
+            significance=config.significance,
+            summary=config.summary,
+            execution=config.execution,
+            strict=config.strict,
+            info=info,
+            overwrite=overwrite,
+        )

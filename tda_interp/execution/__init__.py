@@ -2,6 +2,7 @@
 cache; and the log that says a repeated warning once."""
 
 from tda_interp.execution.cache import DiagramCache, default_cache_dir
+from tda_interp.execution.cluster import ClusterExecutor, ClusterOptions
 from tda_interp.execution.dispatch import open_cache, run_tasks
 from tda_interp.execution.executors import (
     DaskExecutor,
@@ -15,6 +16,8 @@ from tda_interp.execution.tasks import RipsTask, TaskOutput, run_task, task_key
 from tda_interp.execution.warnlog import WarningLog
 
 __all__ = [
+    "ClusterExecutor",
+    "ClusterOptions",
     "DaskExecutor",
     "DiagramCache",
     "Executor",

@@ -20,7 +20,7 @@ import random
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, SupportsFloat
 
 import numpy as np
 import torch
@@ -40,11 +40,13 @@ from tda_interp.options import (
     SummaryOptions,
 )
 from tda_interp.pipeline import RunPlan, compute_results, plan_run
+from tda_interp.store.metrics import check_metrics
 from tda_interp.store.writer import RunWriter
 
 __all__ = [
     "MONITOR_EXECUTION",
     "TopologyMonitor",
+    "detect_rank",
     "preserved_rng_state",
     "weights_fingerprint",
 ]
@@ -134,6 +136,50 @@ def _to(inputs: Inputs, device: torch.device) -> Inputs:
     return tuple(v.to(device) if isinstance(v, torch.Tensor) else v for v in inputs)
 
 
+def detect_rank() -> int:
+    """This process's rank in distributed training: from :mod:`torch.distributed` when a
+    process group is initialised, else the ``RANK`` environment variable, else 0.
+
+    Examples
+    --------
+    >>> detect_rank()  # a single process
+    0
+    """
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        return int(dist.get_rank())
+    value = os.environ.get("RANK", "").strip()
+    if not value:
+        return 0
+    try:
+        rank = int(value)
+    except ValueError:
+        rank = -1
+    if rank < 0:
+        raise ConfigError(
+            f"Expected the RANK environment variable to be an int >= 0, got {value!r}; unset "
+            "it, or pass rank= to TopologyMonitor."
+        )
+    return rank
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    """The module a data-parallel wrapper holds (whose layer names the user gave); FSDP is
+    refused."""
+    name = type(model).__name__
+    if name == "FullyShardedDataParallel" or type(model).__module__.startswith(
+        "torch.distributed.fsdp"
+    ):
+        raise ConfigError(
+            f"Expected a model whose weights this process holds, got a {name} (sharded across "
+            "ranks); the monitor records on rank 0 only. Gather the full state dict on rank 0 "
+            "and load it into an unsharded copy, or save checkpoints and run `tda-interp run`."
+        )
+    if isinstance(model, nn.parallel.DistributedDataParallel | nn.DataParallel):
+        return model.module
+    return model
+
+
 class TopologyMonitor:
     """Record the topology of a probe set's activations every ``every`` training steps.
 
@@ -166,6 +212,12 @@ class TopologyMonitor:
         Discard an existing run directory's results.
     label_format : str, default="step_{step:06d}"
         Checkpoint label of a recorded step.
+    rank : int or None, default=None
+        This process's rank in distributed training. Only rank 0 records; every other rank's
+        :meth:`step` returns 0 at once and never opens the run directory. ``None``: read it,
+        at the first call of :meth:`step`, from :mod:`torch.distributed` when a process group
+        is initialised, else from the ``RANK`` environment variable (set by ``torchrun``,
+        Lightning and Accelerate), else 0.
 
     Attributes
     ----------
@@ -181,6 +233,13 @@ class TopologyMonitor:
     :class:`~tda_interp.exceptions.RunDirError` is raised (pass ``overwrite=True`` or a new
     directory). A module whose forward pass updates buffers even in eval mode is not restored.
     A warning raised at many steps (duplicate points, say) is said once, at the first step.
+
+    In distributed data-parallel training every rank holds the same weights, so rank 0's
+    diagrams are every rank's: one run directory, written by one process, with no duplicates.
+    A model wrapped in ``DistributedDataParallel`` (or ``DataParallel``) is unwrapped (its
+    forward pass is a collective that the other ranks would not join); layer names are those
+    of the wrapped module. Fully sharded models (FSDP) are refused: no rank holds the weights.
+    The other ranks wait for rank 0 at their next collective, for as long as the diagrams take.
 
     Examples
     --------
@@ -214,6 +273,7 @@ class TopologyMonitor:
         info: dict[str, Any] | None = None,
         overwrite: bool = False,
         label_format: str = "step_{step:06d}",
+        rank: int | None = None,
     ) -> None:
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ConfigError(
@@ -230,12 +290,19 @@ class TopologyMonitor:
         self.overwrite = overwrite
         self.label_format = label_format
         self.recorded: list[str] = []
+        if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int) or rank < 0):
+            raise ConfigError(
+                f"Expected rank to be an int >= 0 or None (detect it), got {rank!r}; pass "
+                "rank=torch.distributed.get_rank(), or leave it out."
+            )
+        self.rank = rank
         self._inputs = probe_inputs
         self._on_device: tuple[torch.device, Inputs] | None = None
         self._plan: RunPlan | None = None
         self._writer: RunWriter | None = None
         self._last_step: int | None = None
         self._log = WarningLog()
+        self._pending: list[tuple[int, dict[str, float], str | None]] = []  # logged before open
         if not isinstance(self.execution, ExecutionOptions):
             raise ConfigError(
                 f"Expected execution to be an ExecutionOptions or None, got "
@@ -277,14 +344,20 @@ class TopologyMonitor:
             Number of results written (0 if the step was not due or already on disk).
         """
         step = int(step)
-        self._open(model)  # on the first call: resolve layers, open the run directory
+        if self._rank() != 0:
+            return 0
+        self._open(_unwrap(model))  # on the first call: resolve layers, open the run directory
         if not self.is_due(step):
             return 0
         self._last_step = step
         return self.record(model, step)
 
     def record(self, model: nn.Module, step: int) -> int:
-        """Record the probe set's topology now, whatever the step; see :meth:`step`."""
+        """Record the probe set's topology now, whatever the step (on rank 0; other ranks
+        return 0); see :meth:`step`."""
+        if self._rank() != 0:
+            return 0
+        model = _unwrap(model)
         writer, plan = self._open(model)
         label = self.label_format.format(step=int(step))
         writer.add_checkpoint(
@@ -329,6 +402,7 @@ class TopologyMonitor:
                     cache=open_cache(self.execution.cache),
                     log=self._log,
                     on_error=self.execution.on_error,
+                    model=model,
                 )
         except BaseException:
             self._log.emit_quietly(stacklevel=2)
@@ -336,6 +410,81 @@ class TopologyMonitor:
         self._log.emit(stacklevel=2)
         self.recorded.append(label)
         return written
+
+    def log(
+        self,
+        step: int,
+        metrics: Mapping[str, SupportsFloat] | None = None,
+        /,
+        **values: SupportsFloat,
+    ) -> None:
+        """Record scalar metrics of a training step (loss, accuracy...) in the run directory.
+
+        The report draws them on the step axis of the topology; read them back with
+        :meth:`tda_interp.store.Run.metrics`. Call it at any step, recorded or not.
+
+        Parameters
+        ----------
+        step : int
+            The training step, >= 0, counted as for :meth:`step`.
+        metrics : mapping of str to number, optional
+            Metrics by name, for names that are not Python identifiers (``"val/loss"``).
+        **values : number
+            Metrics by keyword (``loss=0.3, accuracy=0.9``): ``float``, ``int``, NumPy scalars
+            or one-element tensors (``loss`` itself will do); NaN and infinities are kept.
+
+        Raises
+        ------
+        ConfigError
+            A bad step, name or value, no metric, or a name given twice; nothing is written.
+
+        Notes
+        -----
+        Each call appends one line to ``metrics.jsonl`` (see :mod:`tda_interp.store.metrics`);
+        at a multiple of ``every`` it carries that step's checkpoint label. Metrics logged
+        before the first call of :meth:`step` (which opens the run directory) are kept in
+        memory and written then. The same step and name logged again replace the earlier value.
+        Like :meth:`step`, only rank 0 writes (see ``rank``); other ranks check and drop them.
+
+        Examples
+        --------
+        >>> import tempfile, torch
+        >>> from torch import nn
+        >>> from tda_interp.store import Run
+        >>> model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 1))
+        >>> monitor = TopologyMonitor(tempfile.mkdtemp(), torch.randn(20, 2), ["1"], every=2)
+        >>> for step in range(3):
+        ...     _ = monitor.step(model, step)
+        ...     monitor.log(step, loss=1.0 / (step + 1), accuracy=0.5)
+        >>> Run(monitor.run_dir).metrics().query("name == 'loss'")["value"].round(2).tolist()
+        [1.0, 0.5, 0.33]
+        """
+        where = f"TopologyMonitor.log, run directory {str(self.run_dir)!r}"
+        if metrics is not None and not isinstance(metrics, Mapping):
+            check_metrics(step, metrics, where=where)  # raises, naming what was passed
+        given = dict(metrics or {})
+        twice = sorted(set(given) & set(values))
+        if twice:
+            raise ConfigError(
+                f"Metric(s) {', '.join(map(repr, twice))} given twice at step {step!r} ({where}),"
+                " in the mapping and as keywords; pass each once.",
+                key=twice[0],
+            )
+        step, checked, _ = check_metrics(step, given | values, where=where)
+        label = self.label_format.format(step=step) if step % self.every == 0 else None
+        record = (step, checked, label)
+        if self._rank() != 0:  # checked on every rank, written by rank 0 only
+            return
+        if self._writer is None:
+            self._pending.append(record)
+        else:
+            self._writer.log_metrics(*record)
+
+    def _rank(self) -> int:
+        """This process's rank (0 outside distributed training), fixed at the first call."""
+        if self.rank is None:
+            self.rank = detect_rank()
+        return self.rank
 
     def _probe_on(self, model: nn.Module) -> Inputs:
         device = _device(model)
@@ -361,4 +510,6 @@ class TopologyMonitor:
         info = self.info | {"correction": plan.summary.correction}
         self._writer = RunWriter(self.run_dir, plan.params, info=info, overwrite=self.overwrite)
         self._plan = plan
+        while self._pending:  # metrics logged before the run directory could be opened
+            self._writer.log_metrics(*self._pending.pop(0))
         return self._writer, plan
