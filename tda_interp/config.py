@@ -2,19 +2,25 @@
 
 Each section but ``[model]`` and ``[inputs]`` mirrors one option class
 (:mod:`tda_interp.options`), key for key; ``[capture]`` also holds the ``layers`` and
-``[homology]`` the ``views`` of the run. Every key but ``model.factory``, ``model.checkpoints``,
-``inputs.factory`` and ``capture.layers`` has the default shown::
+``[homology]`` the ``views`` of the run. Every key but ``model.factory``, ``inputs.factory`` and
+``capture.layers`` has the default shown::
 
     title = "My model"                       # optional, shown in the report
     run_dir = "runs/my-model"                # optional; `-o` overrides
 
     [model]
     factory = "mypkg.models:make_model"      # or "models.py:make_model", next to this file
-    checkpoints = "checkpoints/step_*.pt"    # glob, folder or file (.pt/.pth/.safetensors)
+    checkpoints = "checkpoints/step_*.pt"    # glob, folder or file (.pt/.pth/.safetensors);
+                                             # none: the model as made, checkpoint "pretrained"
     strict = true                            # false: load the checkpoint keys that match
+
+    [model.args]                             # keyword arguments of the factory (optional)
+    # width = 64
 
     [inputs]
     factory = "mypkg.data:probe_inputs"      # returns a Tensor, a tuple of Tensors or a dict
+
+    [inputs.args]                            # keyword arguments of the factory (optional)
 
     [capture]                                # CaptureOptions
     layers = ["embed", "mlp.*"]              # module paths or globs
@@ -49,15 +55,17 @@ Each section but ``[model]`` and ``[inputs]`` mirrors one option class
     [summary]                                # SummaryOptions
     long_bar = 0.25                          # relative lifetime of a "long-lived" bar
     correction = "diagram"                   # diagram | bonferroni | bh (over the run)
+    betti_scales = [0.1, 0.25, 0.5]          # betti_at_<t> columns: relative scales in (0, 1]
 
     [execution]                              # ExecutionOptions: how, never part of a run's params
     executor = "auto"                        # auto | serial | processes[:N] | dask:ADDRESS
     cache = true                             # diagram cache: true, false or a folder
 
-Relative paths are resolved against the directory of the config file. Errors name the file,
-the section and the key. Configs written for tda-interp 0.1 still run: their old keys are
-moved to these sections, with one :class:`DeprecationWarning` saying how
-(:func:`tda_interp.options.legacy.upgrade_config`).
+Relative paths are resolved against the directory of the config file; while a ``file.py``
+factory is imported and called, its folder is on ``sys.path``, so it can import the modules
+beside it. Errors name the file, the section and the key. Configs written for tda-interp 0.1
+still run: their old keys are moved to these sections, with one :class:`DeprecationWarning`
+saying how (:func:`tda_interp.options.legacy.upgrade_config`).
 """
 
 from __future__ import annotations
@@ -66,9 +74,11 @@ import dataclasses
 import difflib
 import importlib
 import importlib.util
+import inspect
 import sys
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,8 +99,8 @@ __all__ = ["RunConfig", "call_factory", "load_config", "resolve_factory"]
 
 _TOP = ("title", "run_dir", "model", "inputs", "capture", "homology", "significance", "summary",
         "execution")  # fmt: skip
-_MODEL = ("factory", "checkpoints", "strict")
-_INPUTS = ("factory",)
+_MODEL = ("args", "checkpoints", "factory", "strict")
+_INPUTS = ("args", "factory")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,12 +108,17 @@ class RunConfig:
     """Everything ``tda-interp run`` needs, composed of the option objects.
 
     See the module docstring for the file format; :func:`load_config` reads one.
+    ``checkpoints=None``: the model as its factory makes it is the one checkpoint
+    (``"pretrained"``, step 0). ``model_args`` and ``inputs_args`` are the factories' keyword
+    arguments; ``file`` the config file (named in errors).
     """
 
     model_factory: str
-    checkpoints: str
     inputs_factory: str
     layers: tuple[str, ...]
+    checkpoints: str | None = None
+    model_args: Mapping[str, Any] = field(default_factory=dict)
+    inputs_args: Mapping[str, Any] = field(default_factory=dict)
     views: tuple[str, ...] = ("raw",)
     strict: bool = True
     capture: CaptureOptions = field(default_factory=CaptureOptions)
@@ -114,6 +129,7 @@ class RunConfig:
     title: str | None = None
     run_dir: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
+    file: Path | None = field(default=None, compare=False)
 
     def with_progress(self, progress: ProgressCallback | None) -> RunConfig:
         """This config, reporting progress to ``progress(description, done, total)``."""
@@ -208,7 +224,6 @@ def _read(data: dict[str, Any], cfg_path: Path) -> RunConfig:
         name
         for name, table, key in (
             ("model.factory", model, "factory"),
-            ("model.checkpoints", model, "checkpoints"),
             ("inputs.factory", inputs, "factory"),
             ("capture.layers", capture, "layers"),
         )
@@ -235,8 +250,12 @@ def _read(data: dict[str, Any], cfg_path: Path) -> RunConfig:
         )
     return RunConfig(
         model_factory=_string(model, "factory", "[model]", cfg_path),
-        checkpoints=_string(model, "checkpoints", "[model]", cfg_path),
+        checkpoints=_string(model, "checkpoints", "[model]", cfg_path)
+        if "checkpoints" in model
+        else None,
+        model_args=_args(model, "model", cfg_path),
         inputs_factory=_string(inputs, "factory", "[inputs]", cfg_path),
+        inputs_args=_args(inputs, "inputs", cfg_path),
         layers=tuple(_names(capture["layers"], "[capture] layers", cfg_path)),
         views=_views(hom.get("views", ["raw"]), base, cfg_path),
         strict=strict,
@@ -256,20 +275,42 @@ def _read(data: dict[str, Any], cfg_path: Path) -> RunConfig:
         title=title,
         run_dir=None if run_dir is None else base / run_dir,
         base_dir=base,
+        file=cfg_path,
     )
 
 
+def _args(table: Mapping[str, Any], section: str, path: Path) -> dict[str, Any]:
+    """``[<section>.args]``: keyword arguments of the factory (checked against its signature
+    when it is called, see :func:`call_factory`)."""
+    args = table.get("args", {})
+    if not isinstance(args, dict):
+        raise ConfigError(
+            f"{path}: [{section}] args must be a table of keyword arguments, got {args!r}; "
+            f"write them under [{section}.args], one 'name = value' a line.",
+            key="args",
+            section=section,
+        )
+    return dict(args)
+
+
 def _views(value: Any, base: Path, path: Path) -> tuple[str, ...]:
-    """View names, projection files read now (a missing file fails before any model runs) and
-    kept as absolute paths, so the run does not depend on the working directory."""
+    """View names, projection and mask files read now (a missing file fails before any model
+    runs) and kept as absolute paths, so the run does not depend on the working directory; a
+    ``factory:`` view is kept as written (its file is checked now, imported at the first
+    checkpoint, and resolved against ``base_dir`` by :func:`run_from_config`)."""
     names = []
     for spec in _names(value, "[homology] views", path):
+        text = spec.strip()
+        prefix = text.partition(":")[0].lower()
         try:
-            if spec.strip().lower().startswith("project:"):
-                file = Path(spec.strip()[len("project:") :])
+            if prefix == "project" or (prefix == "units" and text.lower().endswith(".npy")):
+                file = Path(text[len(prefix) + 1 :].strip()).expanduser()
                 file = file if file.is_absolute() else base / file
-                parse_view(f"project:{file}")
-                names.append(f"project:{file}")
+                parse_view(f"{prefix}:{file}")
+                names.append(f"{prefix}:{file}")
+            elif prefix == "factory":
+                parse_view(text, base_dir=base)
+                names.append(text)
             else:
                 names.extend(v.name for v in resolve_views(spec))
         except ConfigError as err:
@@ -292,29 +333,126 @@ def _where(err: BaseException) -> str:
     return f" ({last.tb_frame.f_code.co_filename}, line {last.tb_lineno})"
 
 
-def call_factory(spec: str, *, base_dir: Path | None = None, what: str = "factory") -> Any:
-    """Import and call a factory; an exception it raises becomes a :class:`ConfigError`
-    naming the factory and the line that raised.
+@contextmanager
+def _on_path(folders: Iterable[Path]) -> Iterator[None]:
+    """``folders`` first on ``sys.path`` inside the block (a user's file imports the modules
+    beside it); ``sys.path`` is restored after."""
+    saved = list(sys.path)
+    sys.path[:0] = [str(f) for f in dict.fromkeys(Path(f).resolve() for f in folders)]
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
+
+
+def _folders(spec: str, base_dir: Path | None) -> list[Path]:
+    """The folders a factory's imports may need: a ``file.py``'s own folder, and the config's."""
+    module_part = spec.rpartition(":")[0]
+    if not module_part.endswith(".py"):
+        return [base_dir] if base_dir is not None else []
+    file = Path(module_part).expanduser()
+    if not file.is_absolute() and base_dir is not None:
+        file = base_dir / file
+    return [file.parent] + ([base_dir] if base_dir is not None else [])
+
+
+def _check_args(
+    func: Callable[..., Any], args: Mapping[str, Any], spec: str, what: str, where: str
+) -> None:
+    """The keyword arguments ``args`` fit ``func``'s signature, or a ConfigError naming the key
+    and the signature."""
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError):  # a builtin without a signature: its call will tell
+        return
+    try:
+        sig.bind(**args)
+        return
+    except TypeError as err:
+        reason = str(err)
+    params = sig.parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    named = [
+        n
+        for n, p in params.items()
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    ]
+    unknown = [] if takes_any else [k for k in args if k not in named]
+    name = getattr(func, "__name__", "factory")
+    if unknown:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, named, n=1)
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        reason = f"unknown argument(s) {', '.join(hints)}"
+    raise ConfigError(
+        f"{where}: {reason} for the {what} {spec!r}, which is {name}{sig}; give only the "
+        "arguments it takes (one 'name = value' a line), and every one it needs.",
+        key=unknown[0] if unknown else None,
+        expected=f"arguments of {name}{sig}",
+        received=", ".join(sorted(args)) or "none",
+        section=where.rpartition("[")[2].rstrip("]") or None,
+    )
+
+
+def call_factory(
+    spec: str,
+    *,
+    base_dir: Path | None = None,
+    what: str = "factory",
+    args: Mapping[str, Any] | None = None,
+    where: str | None = None,
+) -> Any:
+    """Import and call a factory with keyword arguments ``args``; arguments its signature does
+    not take, and an exception it raises, become a :class:`ConfigError` naming the factory
+    (and the key, or the line that raised).
+
+    Parameters
+    ----------
+    spec : str
+        ``"package.module:function"`` or ``"file.py:function"`` (see :func:`resolve_factory`).
+    base_dir : Path, optional
+        The config file's folder: a relative ``file.py`` is found there, and it is on
+        ``sys.path`` while the factory is imported and called.
+    what : str, default "factory"
+        How messages name it (``"model factory"``).
+    args : mapping, optional
+        Keyword arguments (a config's ``[model.args]``).
+    where : str, optional
+        Where ``args`` come from, for messages (``"my.toml: [model.args]"``).
 
     Examples
     --------
     >>> call_factory("tda_interp.demo.modular:probe_inputs").shape
     torch.Size([59, 2])
+    >>> call_factory("tda_interp.demo.modular:probe_inputs", args={"p": 5}).shape
+    torch.Size([5, 2])
+    >>> try:
+    ...     call_factory("tda_interp.demo.modular:probe_inputs", args={"q": 5})
+    ... except ValueError as err:  # a ConfigError
+    ...     print(str(err)[:60])
+    [factory args]: unknown argument(s) 'q' for the factory 'tda
     """
     func = resolve_factory(spec, base_dir=base_dir)
+    kwargs = dict(args or {})
+    _check_args(func, kwargs, spec, what, where or "[factory args]")
     try:
-        return func()
+        with _on_path(_folders(spec, base_dir)):
+            return func(**kwargs)
     except Exception as err:
+        how = "with these arguments" if kwargs else "with no arguments"
         raise ConfigError(
             f"The {what} {spec!r} raised {type(err).__name__}: {err}{_where(err)}; fix it so "
-            "that it runs with no arguments."
+            f"that it runs {how}."
         ) from err
 
 
 def resolve_factory(spec: str, *, base_dir: Path | None = None) -> Callable[..., Any]:
     """Import ``"package.module:function"`` or ``"file.py:function"``.
 
-    A ``.py`` path is resolved against ``base_dir`` (the config file's directory).
+    A ``.py`` path is resolved against ``base_dir`` (the config file's directory); while it is
+    imported, its folder (and ``base_dir``) are first on ``sys.path``, so that it can import
+    the modules beside it.
 
     Examples
     --------
@@ -339,10 +477,19 @@ def resolve_factory(spec: str, *, base_dir: Path | None = None) -> Callable[...,
                 raise ConfigError(f"Factory {spec!r}: cannot import {str(file)!r}.")
             module = importlib.util.module_from_spec(loader_spec)
             sys.modules[name] = module
-            loader_spec.loader.exec_module(module)
+            with _on_path(_folders(spec, base_dir)):
+                loader_spec.loader.exec_module(module)
         else:
-            module = importlib.import_module(module_part)
+            with _on_path([base_dir] if base_dir is not None else []):
+                module = importlib.import_module(module_part)
     except ImportError as err:
+        if module_part.endswith(".py"):
+            raise ConfigError(
+                f"Factory {spec!r}: importing {module_part!r} failed with "
+                f"{type(err).__name__}: {err}{_where(err)}; the modules beside it (and beside "
+                "the config file) are importable by their names: is the name spelled right, "
+                "or the package installed in this environment?"
+            ) from err
         raise ConfigError(
             f"Factory {spec!r}: cannot import {module_part!r} ({err}); is the package installed "
             "in this environment, or should it be a path like 'models.py:make_model'?"

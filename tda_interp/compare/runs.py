@@ -234,16 +234,24 @@ def run_activations(run: RunLike, checkpoint: str | None = None) -> dict[str, np
             f"Run {str(r.path)!r} does not record how to rebuild its model and inputs (runs made "
             "with tda-interp run or demo do); pass activations= from Python instead."
         )
-    if record is None or not record.source or not Path(record.source).exists():
+    # a pretrained model (a config without checkpoints) is its factory's model as it comes
+    pretrained = bool(info.get("pretrained")) and record is not None
+    if not pretrained and (record is None or not record.source or not Path(record.source).exists()):
         where = "no checkpoint file is recorded" if record is None else f"{record.source!r}"
         raise RunDirError(
             f"Checkpoint {label!r} of run {str(r.path)!r} cannot be loaded again ({where} is "
             "missing); pass activations= from Python instead."
         )
     base = Path(info["base_dir"])
-    model = call_factory(str(info["model"]), base_dir=base, what="model factory")
-    inputs = call_factory(str(info["inputs"]), base_dir=base, what="inputs factory")
-    load_checkpoint(model, record.source, strict=bool(info.get("strict", True)))
+    model = call_factory(
+        str(info["model"]), base_dir=base, what="model factory", args=info.get("model_args")
+    )
+    inputs = call_factory(
+        str(info["inputs"]), base_dir=base, what="inputs factory", args=info.get("inputs_args")
+    )
+    if not pretrained:
+        assert record is not None and record.source is not None  # checked above
+        load_checkpoint(model, record.source, strict=bool(info.get("strict", True)))
     params = r.params
     capture = CaptureOptions.from_dict(params.get("capture", {}))
     return dict(run_capture(model, inputs, list(params.get("layers", [])), capture).activations)

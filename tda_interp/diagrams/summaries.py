@@ -9,7 +9,12 @@ import numpy as np
 
 from tda_interp.diagrams.betti import betti_curve
 from tda_interp.diagrams.diagram import Diagram
-from tda_interp.options.run import DEFAULT_LONG_BAR, SummaryOptions
+from tda_interp.options.run import (
+    DEFAULT_BETTI_SCALES,
+    DEFAULT_LONG_BAR,
+    SummaryOptions,
+    betti_column,
+)
 
 if TYPE_CHECKING:
     from tda_interp.homology.significance import SignificanceResult
@@ -17,14 +22,16 @@ if TYPE_CHECKING:
 __all__ = [
     "BETTI_SCALES",
     "DEFAULT_LONG_BAR",
+    "betti_column",
     "persistent_entropy",
     "significant_betti",
     "summarize",
 ]
 
 #: Relative filtration values (fractions of the diameter) at which :func:`summarize` reports
-#: Betti numbers, as columns ``betti_at_0.10``, ``betti_at_0.25``, ``betti_at_0.50``.
-BETTI_SCALES = (0.1, 0.25, 0.5)
+#: Betti numbers by default, as columns ``betti_at_0.10``, ``betti_at_0.25``,
+#: ``betti_at_0.50`` (``SummaryOptions.betti_scales`` chooses others).
+BETTI_SCALES = DEFAULT_BETTI_SCALES
 
 
 def persistent_entropy(lifetimes: np.ndarray) -> float:
@@ -84,7 +91,8 @@ def summarize(
         ``n_significant`` and ``betti_significant``.
     **overrides
         Fields of :class:`~tda_interp.options.SummaryOptions`: ``long_bar`` (default 0.25),
-        the relative-lifetime threshold of ``n_long``.
+        the relative-lifetime threshold of ``n_long``; ``betti_scales`` (default
+        ``(0.1, 0.25, 0.5)``), the relative scales of the ``betti_at_<t>`` columns.
 
     Returns
     -------
@@ -99,7 +107,8 @@ def summarize(
         (``diagram.provenance.certificate.bound``) has a partner in the exact diagram
         (``scale``, the landmarks' diameter, can be smaller than the full cloud's, so compare
         absolute lifetimes); ``betti_at_<t>``, the Betti number at relative filtration value
-        ``t``, for each ``t`` in :data:`BETTI_SCALES`; with ``significance``, also
+        ``t``, for each ``t`` in ``betti_scales`` (named by :func:`betti_column`); with
+        ``significance``, also
         ``n_significant`` (significant finite bars) and ``betti_significant``, the Betti number
         of the significant features (:func:`significant_betti`: clusters for H0, significant
         bars above).
@@ -111,12 +120,15 @@ def summarize(
     1
     >>> summarize(d, long_bar=0.5)[1]["n_long"]
     0
+    >>> summarize(d, betti_scales=[0.125, 1.0])[0]["betti_at_0.125"]
+    2
     """
     opts = SummaryOptions.resolve(options, overrides, caller="summarize()")
     rows = []
     provenance = diagram.provenance
     bound_rel = None if provenance is None else provenance.certificate.bound_rel
     calls = None if significance is None else significance.n_significant
+    scales = opts.betti_scales
     betti_sig = None if calls is None else significant_betti(diagram, calls)
     for k in range(diagram.maxdim + 1):
         life = diagram.lifetimes(k)
@@ -137,10 +149,8 @@ def summarize(
                 "bound_rel": None if bound_rel is None else float(bound_rel),
             }
             | {
-                f"betti_at_{t:.2f}": int(b)
-                for t, b in zip(
-                    BETTI_SCALES, betti_curve(diagram, k, np.array(BETTI_SCALES)), strict=True
-                )
+                betti_column(t): int(b)
+                for t, b in zip(scales, betti_curve(diagram, k, np.array(scales)), strict=True)
             }
             | (
                 {"n_significant": int(calls[k]), "betti_significant": betti_sig[k]}

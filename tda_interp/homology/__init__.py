@@ -42,9 +42,11 @@ from tda_interp.homology.views import (
     apply_view,
     callable_view,
     expand_views,
+    factory_view,
     parse_view,
     projection_view,
     resolve_views,
+    units_view,
 )
 
 __all__ = [
@@ -68,6 +70,7 @@ __all__ = [
     "enclosing_radius",
     "estimate_cost",
     "expand_views",
+    "factory_view",
     "interleaving_bound",
     "landmarks_within",
     "largest_affordable",
@@ -84,5 +87,6 @@ __all__ = [
     "run_level_calls",
     "significance",
     "truncated_rips",
+    "units_view",
     "vietoris_rips",
 ]

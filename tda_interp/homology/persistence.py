@@ -628,6 +628,7 @@ _VIEW_DEGREE: dict[str, int] = {
     "projection": 1,
     "standardized": 0,
     "neurons": 0,
+    "units": 1,  # a selection of columns
 }
 
 #: Extents (largest coordinate range of points, largest finite distance of a matrix) outside

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ from tda_interp.exceptions import ConfigError
 from tda_interp.options._base import Check, Interval, OneOf, Options
 
 __all__ = [
+    "DEFAULT_BETTI_SCALES",
     "DEFAULT_LONG_BAR",
     "Correction",
     "ExecutionOptions",
@@ -19,6 +21,7 @@ __all__ = [
     "SignificanceMethod",
     "SignificanceOptions",
     "SummaryOptions",
+    "betti_column",
     "parse_executor",
 ]
 
@@ -29,6 +32,10 @@ Correction: TypeAlias = Literal["diagram", "bonferroni", "bh"]
 #: bar counts as long-lived. Bars of Gaussian noise clouds of a few hundred points rarely exceed
 #: 0.15 of the diameter; a clean circle's H1 bar is about 0.87 of it.
 DEFAULT_LONG_BAR = 0.25
+
+#: Default relative filtration values (fractions of the diameter) of the ``betti_at_<t>``
+#: summary columns.
+DEFAULT_BETTI_SCALES: tuple[float, ...] = (0.1, 0.25, 0.5)
 
 #: ``progress(description, done, total)``, called before work starts and after each result.
 ProgressCallback: TypeAlias = Callable[[str, int, int], None]
@@ -106,6 +113,43 @@ class SignificanceOptions(Options):
         return out
 
 
+def _betti_scales(value: Any) -> tuple[float, ...]:
+    """Scales as a tuple of floats: non-empty, strictly increasing, in (0, 1] (distinct scales
+    have distinct :func:`betti_column` names)."""
+    import numpy as np
+
+    if isinstance(value, str) or not isinstance(value, list | tuple | np.ndarray):
+        raise TypeError("not a list")
+    scales = []
+    for item in value:
+        if isinstance(item, bool | np.bool_) or not isinstance(
+            item, int | float | np.integer | np.floating
+        ):
+            raise TypeError(f"{item!r} is not a number")
+        scales.append(float(item))
+    if not scales:
+        raise ValueError("no scale given")
+    bad = [s for s in scales if not 0 < s <= 1]
+    if bad:
+        raise ValueError(f"{bad[0]} is not in (0, 1]")
+    if any(b <= a for a, b in itertools.pairwise(scales)):
+        raise ValueError("not increasing; sort them and list each once")
+    return tuple(scales)
+
+
+def betti_column(scale: float) -> str:
+    """The summary column of the Betti number at relative scale ``scale``: two decimals when
+    they say it exactly (``betti_at_0.10``), else as many as it needs (``betti_at_0.125``).
+
+    Examples
+    --------
+    >>> betti_column(0.1), betti_column(0.125), betti_column(1)
+    ('betti_at_0.10', 'betti_at_0.125', 'betti_at_1.00')
+    """
+    text = f"{scale:.2f}"
+    return f"betti_at_{text if float(text) == scale else repr(float(scale))}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class SummaryOptions(Options):
     """How diagrams are summarised in tables and reports: the ``[summary]`` section.
@@ -122,6 +166,11 @@ class SummaryOptions(Options):
         the run tested (H1 and above); ``"bh"``, Benjamini-Hochberg false discovery rate
         ``alpha`` over them. Applied when results are read, so changing it recomputes nothing
         (see :func:`tda_interp.homology.run_level_calls`).
+    betti_scales : sequence of float, default (0.1, 0.25, 0.5)
+        Relative filtration values (fractions of the cloud's diameter), increasing, in
+        ``(0, 1]``, at which the summaries give Betti numbers: one column
+        ``betti_at_<t>`` each (:func:`tda_interp.diagrams.summaries.betti_column`). Part of a
+        run's parameters only when not the default, so runs made before it existed resume.
 
     Examples
     --------
@@ -129,22 +178,37 @@ class SummaryOptions(Options):
     0.3
     >>> SummaryOptions(correction="bh").params()
     {'long_bar': 0.25}
+    >>> SummaryOptions(betti_scales=[0.05, 0.5, 1]).params()
+    {'long_bar': 0.25, 'betti_scales': [0.05, 0.5, 1.0]}
     """
 
     long_bar: float = DEFAULT_LONG_BAR
     correction: Correction = "diagram"
+    betti_scales: tuple[float, ...] = DEFAULT_BETTI_SCALES
 
     _constraints: ClassVar[dict[str, tuple[Any, ...]]] = {
         "long_bar": (Interval(float, 0, None),),
         "correction": (OneOf(("diagram", "bonferroni", "bh")),),
+        "betti_scales": (
+            Check(_betti_scales, "a non-empty, increasing list of numbers in (0, 1]"),
+        ),
     }
     _hints: ClassVar[dict[str, str]] = {
         "correction": (
             "'diagram': per diagram and dimension; 'bonferroni': family-wise over the run; "
             "'bh': false discovery rate over the run."
         ),
+        "betti_scales": "E.g. [0.1, 0.25, 0.5]: fractions of each cloud's diameter.",
     }
     _not_params: ClassVar[frozenset[str]] = frozenset({"correction"})
+
+    def params(self) -> dict[str, Any]:
+        """The fields that define the summaries; ``betti_scales`` only when not the default
+        (a run's parameters, and its digest, stay those of runs made before it existed)."""
+        out = super().params()
+        if self.betti_scales == DEFAULT_BETTI_SCALES:
+            del out["betti_scales"]
+        return out
 
 
 def parse_executor(spec: str) -> tuple[str, Any]:

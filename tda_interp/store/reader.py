@@ -6,7 +6,7 @@ import html
 import os
 import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -29,12 +29,14 @@ __all__ = [
     "Result",
     "Run",
     "iter_results",
+    "max_over_views",
     "read_diagram",
     "read_manifest",
     "read_summaries",
 ]
 
 _KEY_COLUMNS = ["checkpoint", "step", "layer", "view", "dim"]
+_BEST_OF = ("max_rel_persistence", "n_significant")  # default columns of max_over_views
 
 
 @dataclass(frozen=True)
@@ -434,6 +436,22 @@ class Run:
         """
         return self.summaries(correction)
 
+    def max_over_views(
+        self, columns: Sequence[str] | None = None, correction: Correction | None = None
+    ) -> pd.DataFrame:
+        """The largest value of each summary over the views, per (checkpoint, layer, dim), and
+        the view that reached it: :func:`max_over_views` of :meth:`summaries`.
+
+        Parameters
+        ----------
+        columns : sequence of str, optional
+            Summary columns; default ``max_rel_persistence`` and ``n_significant`` (when the
+            run made calls).
+        correction : {"diagram", "bonferroni", "bh"}, optional
+            As for :meth:`summaries`.
+        """
+        return max_over_views(self.summaries(correction), columns)
+
     def metrics(self) -> pd.DataFrame:
         """Scalar metrics logged per training step (loss, accuracy...), as a tidy DataFrame.
 
@@ -457,6 +475,81 @@ class Run:
             Kind ``"damaged-metrics"``, when lines torn by a crash or damaged are left out.
         """
         return read_metrics(self.path)
+
+
+def max_over_views(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """The largest value of each column over the views, and the view that reached it.
+
+    A loop can move from one view to another between checkpoints (from one plane of principal
+    components to the next); this table follows the best view.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        A summaries table (:meth:`Run.summaries`): columns ``checkpoint``, ``layer``, ``view``,
+        ``dim`` (and ``step``), and the columns to maximise.
+    columns : sequence of str, optional
+        Numeric columns; default ``max_rel_persistence`` and ``n_significant``, those of them
+        that ``frame`` has.
+
+    Returns
+    -------
+    DataFrame
+        One row per (checkpoint, step, layer, dim), in the order of ``frame``: ``n_views``
+        (views with a result), then for each column ``c``, ``c`` (its maximum over the views)
+        and ``c_view`` (the view reaching it; the first in ``frame``'s order on a tie; missing
+        when no view has a value).
+
+    Raises
+    ------
+    ConfigError
+        ``frame`` lacks a key column or a requested column.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({
+    ...     "checkpoint": ["a", "a", "b", "b"], "step": [0, 0, 1, 1], "layer": "fc",
+    ...     "view": ["pc1-2", "pc3-4"] * 2, "dim": 1,
+    ...     "max_rel_persistence": [0.8, 0.1, 0.2, 0.6], "n_significant": [1, 0, 1, 1]})
+    >>> best = max_over_views(frame)
+    >>> best[["checkpoint", "n_views", "max_rel_persistence", "max_rel_persistence_view"]]
+      checkpoint  n_views  max_rel_persistence max_rel_persistence_view
+    0          a        2                  0.8                    pc1-2
+    1          b        2                  0.6                    pc3-4
+    >>> best["n_significant_view"].tolist()  # a tie: the first view
+    ['pc1-2', 'pc1-2']
+    """
+    required = ["checkpoint", "layer", "view", "dim"]
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise ConfigError(
+            f"max_over_views needs a summaries table with columns {required}; the frame lacks "
+            f"{missing}. Pass Run(run_dir).summaries()."
+        )
+    if columns is None:
+        cols = [c for c in _BEST_OF if c in frame.columns]
+    else:
+        cols = list(columns)
+        absent = [c for c in cols if c not in frame.columns]
+        if absent:
+            raise ConfigError(
+                f"max_over_views: the frame has no column(s) {absent}; choose among "
+                f"{[c for c in frame.columns if c not in _KEY_COLUMNS]}."
+            )
+    keys = [c for c in ("checkpoint", "step", "layer", "dim") if c in frame.columns]
+    out_columns = [*keys, "n_views", *(x for c in cols for x in (c, f"{c}_view"))]
+    if frame.empty:
+        return pd.DataFrame(columns=out_columns)
+    groups = frame.groupby(keys, sort=False)
+    out = groups["view"].nunique().rename("n_views").reset_index()
+    for c in cols:
+        valid = frame[frame[c].notna()]
+        if valid.empty:
+            out[c], out[f"{c}_view"] = float("nan"), None
+            continue
+        best = valid.loc[valid.groupby(keys, sort=False)[c].idxmax(), [*keys, c, "view"]]
+        out = out.merge(best.rename(columns={"view": f"{c}_view"}), on=keys, how="left")
+    return out[out_columns]
 
 
 def read_summaries(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
