@@ -41,6 +41,7 @@ from tda_interp.execution import (
     TaskOutput,
     WarningLog,
     executor_scope,
+    make_executor,
     open_cache,
     run_tasks,
 )
@@ -66,7 +67,7 @@ from tda_interp.options import (
     SignificanceOptions,
     SummaryOptions,
 )
-from tda_interp.options.run import ProgressCallback
+from tda_interp.options.run import ProgressCallback, parse_executor
 from tda_interp.store.format import step_from_label
 from tda_interp.store.writer import RunWriter
 
@@ -446,10 +447,15 @@ def run_pipeline(
     cache = open_cache(exec_opts.cache)
     log = WarningLog()
     report("starting")
+    chosen = exec_opts.executor
+    owned: Executor | None = None  # "dask-checkpoints:ADDRESS": a cluster executor made here
+    if isinstance(chosen, str) and parse_executor(chosen)[0] == "dask-checkpoints":
+        owned = make_executor(chosen, n_tasks=0, work=0.0, stall_timeout=exec_opts.stall_timeout)
+        chosen = owned
     try:
-        if isinstance(exec_opts.executor, ClusterExecutor):
+        if isinstance(chosen, ClusterExecutor):
             computed = _run_on_cluster(
-                exec_opts.executor,
+                chosen,
                 writer,
                 plan,
                 model,
@@ -513,6 +519,9 @@ def run_pipeline(
         _note_recomputed(writer, log)
         log.emit_quietly(stacklevel=2)
         raise
+    finally:
+        if owned is not None:
+            owned.close()
     _note_recomputed(writer, log)
     log.emit(stacklevel=2)
     return RunOutcome(

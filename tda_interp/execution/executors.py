@@ -327,7 +327,9 @@ def make_executor(
     spec : str, Executor or None
         ``"auto"`` / ``None``: worker processes when there is enough work to pay for them,
         else serial; ``"serial"``; ``"processes"`` or ``"processes:N"``; ``"dask:ADDRESS"``
-        (e.g. ``"dask:tcp://127.0.0.1:8786"``); or an executor object, used as is.
+        (e.g. ``"dask:tcp://127.0.0.1:8786"``); ``"dask-checkpoints:ADDRESS"`` (a
+        :class:`~tda_interp.execution.ClusterExecutor`: runs given it send whole checkpoints,
+        other work sends homology tasks); or an executor object, used as is.
     n_tasks : int
         Number of tasks about to run.
     work : float
@@ -353,6 +355,10 @@ def make_executor(
         return SerialExecutor()
     if kind == "processes":
         return ProcessExecutor(arg)
+    if kind == "dask-checkpoints":
+        from tda_interp.execution.cluster import ClusterExecutor, ClusterOptions
+
+        return ClusterExecutor(arg, ClusterOptions(stall_timeout=stall_timeout))
     return DaskExecutor(arg, stall_timeout=stall_timeout)
 
 

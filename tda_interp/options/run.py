@@ -213,7 +213,7 @@ class SummaryOptions(Options):
 
 def parse_executor(spec: str) -> tuple[str, Any]:
     """Read an executor spec: ``("auto", None)``, ``("serial", None)``,
-    ``("processes", N or None)`` or ``("dask", address)``.
+    ``("processes", N or None)``, ``("dask", address)`` or ``("dask-checkpoints", address)``.
 
     Examples
     --------
@@ -231,11 +231,12 @@ def parse_executor(spec: str) -> tuple[str, Any]:
         if n < 1:
             raise ConfigError(f"Executor {spec!r}: expected 'processes:N' with N >= 1.")
         return "processes", n
-    if text.startswith("dask:") and text.split(":", 1)[1]:
-        return "dask", text.split(":", 1)[1]
+    for kind in ("dask", "dask-checkpoints"):
+        if text.startswith(f"{kind}:") and text.split(":", 1)[1]:
+            return kind, text.split(":", 1)[1]
     raise ConfigError(
-        f"Unknown executor {spec!r}; expected 'auto', 'serial', 'processes', 'processes:N' or "
-        "'dask:ADDRESS'."
+        f"Unknown executor {spec!r}; expected 'auto', 'serial', 'processes', 'processes:N', "
+        "'dask:ADDRESS' or 'dask-checkpoints:ADDRESS'."
     )
 
 
@@ -274,7 +275,11 @@ class ExecutionOptions(Options):
     executor : str or Executor, default "auto"
         Where independent (layer, view) tasks run: ``"auto"`` (worker processes when the
         clouds are big enough to pay for them), ``"serial"``, ``"processes"``,
-        ``"processes:N"``, ``"dask:ADDRESS"``, or an executor object (used as is, not closed).
+        ``"processes:N"``, ``"dask:ADDRESS"`` (homology tasks on a Dask cluster, forward
+        passes in the driver), ``"dask-checkpoints:ADDRESS"`` (whole checkpoints on the
+        cluster: load, forward pass and homology on a worker; see
+        :class:`tda_interp.execution.ClusterExecutor`), or an executor object (used as is, not
+        closed).
     cache : bool, path or DiagramCache, default True
         Content-addressed diagram cache: ``True`` the default folder (``$TDA_INTERP_CACHE`` or
         ``~/.cache/tda-interp``), a folder (relative to the config file in a config), or
@@ -307,7 +312,8 @@ class ExecutionOptions(Options):
         "executor": (
             Check(
                 _executor,
-                "'auto', 'serial', 'processes', 'processes:N', 'dask:ADDRESS' or an executor",
+                "'auto', 'serial', 'processes', 'processes:N', 'dask:ADDRESS', "
+                "'dask-checkpoints:ADDRESS' or an executor",
             ),
         ),
         "cache": (Check(_cache, "true, false, a folder or a DiagramCache"),),

@@ -254,3 +254,28 @@ def test_a_worker_that_sees_another_checkpoint_file_refuses_it(
     )
     with pytest.raises(CheckpointError, match=r"^checkpoint 'step_1': The worker reads .*"):
         run_checkpoint(job, (_model(), inputs))
+
+
+def test_a_config_reaches_the_cluster_with_an_executor_string(
+    setup: tuple[list[Path], torch.Tensor], tmp_path: Path
+) -> None:
+    # `[execution] executor = "dask-checkpoints:ADDRESS"`: the run makes its own cluster
+    # executor, sends whole checkpoints and closes it; the cluster itself is left running
+    paths, inputs = setup
+    paths = [p for p in paths if p.name != "step_2.pt"]
+    _run(paths, inputs, tmp_path / "serial", "serial")
+    with _cluster(n_workers=1) as cluster:
+        spec = f"dask-checkpoints:{cluster.scheduler_address}"
+        out = _run(paths, inputs, tmp_path / "cluster", spec)
+        assert cluster.scheduler_info["workers"]  # still up for the next run
+    assert out.computed == 20
+    serial, remote = _diagrams(tmp_path / "serial"), _diagrams(tmp_path / "cluster")
+    assert serial.keys() == remote.keys()
+    for key, dgm in serial.items():
+        assert remote[key] == dgm, key
+
+
+def test_the_executor_string_is_checked_once() -> None:
+    assert ExecutionOptions(executor="dask-checkpoints:tcp://127.0.0.1:8786").executor
+    with pytest.raises(Exception, match="dask-checkpoints:ADDRESS"):
+        ExecutionOptions(executor="dask-checkpoint:tcp://127.0.0.1:8786")
