@@ -101,14 +101,14 @@ _DAMAGED = (
 )  # fmt: skip
 
 
-def _load(path: Path, params_sha256: str | None = None) -> Result | Failure:
+def _load(path: Path, params_sha256: str | Sequence[str] | None = None) -> Result | Failure:
     """One result file: its result or its failure. RunDirError if damaged, or computed with
-    parameters other than ``params_sha256`` (when given)."""
+    parameters other than ``params_sha256`` (when given: one digest, or the run's digests
+    after it grew)."""
     try:
         record = read_record(path)
-        if params_sha256 is not None and record.get("params_sha256", params_sha256) != (
-            params_sha256
-        ):
+        accepted = (params_sha256,) if isinstance(params_sha256, str) else params_sha256
+        if accepted is not None and record.get("params_sha256", accepted[0]) not in accepted:
             raise ValueError("it was computed with other parameters than the run's manifest")
         if "failed" in record:
             return Failure(
@@ -312,7 +312,7 @@ class Run:
                 f"No result for checkpoint {checkpoint!r}, layer {layer!r}, view {view!r} in "
                 f"{str(self.path)!r}; run `tda-interp run` to compute it."
             )
-        found = _load(path, params_digest(self.params) if self.format_version >= 2 else None)
+        found = _load(path, self._digests())
         if isinstance(found, Failure):
             raise RunDirError(
                 f"Checkpoint {checkpoint!r}, layer {layer!r}, view {view!r} has no diagram: its "
@@ -324,9 +324,16 @@ class Run:
         """The stored diagram of one (checkpoint, layer, view); see :meth:`result`."""
         return self.result(checkpoint, layer, view).diagram
 
+    def _digests(self) -> tuple[str, ...] | None:
+        """The parameter digests a valid result may carry: the run's, and those of its earlier
+        stages if it grew (more layers or views); None for a format-1 run (none recorded)."""
+        if self.format_version < 2:
+            return None
+        return (params_digest(self.params), *self.manifest.get("accepted_params_sha256", ()))
+
     def _all(self) -> list[Result | Failure]:
         """Every readable result and failure; damaged files are left out with one warning."""
-        digest = params_digest(self.params) if self.format_version >= 2 else None
+        digest = self._digests()
         found: list[Result | Failure] = []
         damaged: list[str] = []
         for path in sorted(Path(self.path, RESULTS).glob("*/*/*.npz")):

@@ -100,6 +100,30 @@ def _result_files(run_dir: Path) -> list[Path]:
     return [p for p in run_dir.glob(f"{RESULTS}/*/*/*.npz") if p.is_file()]
 
 
+#: Manifest key: digests of the parameters of earlier stages of a run that grew (more layers
+#: or views); results computed under them are valid.
+ACCEPTED = "accepted_params_sha256"
+_GROWABLE = ("layers", "views")
+
+
+def _grown(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:
+    """The run's parameters once ``new`` is run into a run of ``old``: when the two differ
+    only in which layers and views they name, the old ones then the new ones; else None."""
+    if old == new or set(old) != set(new):
+        return None
+    if any(old[k] != new[k] for k in old if k not in _GROWABLE):
+        return None
+    grown = dict(new)
+    for key in _GROWABLE:
+        before, after = old.get(key), new.get(key)
+        if not isinstance(before, list) or not isinstance(after, list):
+            if before != after:
+                return None
+            continue
+        grown[key] = [*before, *(x for x in after if x not in before)]
+    return grown
+
+
 class RunWriter:
     """Writes one run directory; resumes an existing one with the same parameters.
 
@@ -109,8 +133,10 @@ class RunWriter:
         Directory to create or resume.
     params : dict
         What defines the results (layers, views, reduction, homology parameters, inputs...).
-        A rerun into the same directory must pass equal ``params``; otherwise a
-        :class:`RunDirError` says what differs.
+        A rerun into the same directory must pass equal ``params``, except that it may name
+        other ``layers`` and ``views``: the run then grows (the manifest lists the old ones,
+        then the new ones; finished results stay valid and only the new ones are computed).
+        Any other difference raises :class:`RunDirError`, saying what differs.
     info : dict, optional
         Descriptive fields stored in the manifest but not compared (model factory, notes).
     overwrite : bool, default False
@@ -183,6 +209,16 @@ class RunWriter:
             atomic_write_bytes(path, text.encode("utf-8"), exclusive=True)
             return manifest
         old = load_manifest(self.run_dir)
+        grown = _grown(old["params"], self.params)
+        if grown is not None and _result_files(self.run_dir):
+            # other layers or views: the run grows (or is resumed in part); its finished
+            # results stay valid
+            if grown != old["params"]:
+                accepted = [*old.get(ACCEPTED, []), params_digest(old["params"])]
+                old[ACCEPTED] = list(dict.fromkeys(accepted))
+                old["params"] = grown
+            self.params = grown
+            self.params_sha256 = params_digest(grown)
         if old["params"] != self.params:
             if _result_files(self.run_dir):
                 diff = params_diff(old["params"], self.params)
@@ -350,7 +386,8 @@ class RunWriter:
                 decode_result(path)  # every array, every CRC
         except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
             return False
-        return record.get("params_sha256", self.params_sha256) == self.params_sha256
+        found = record.get("params_sha256", self.params_sha256)
+        return found == self.params_sha256 or found in self.manifest.get(ACCEPTED, ())
 
     def write(
         self,
