@@ -19,6 +19,7 @@ Each section but ``[model]`` and ``[inputs]`` mirrors one option class
 
     [inputs]
     factory = "mypkg.data:probe_inputs"      # returns a Tensor, a tuple of Tensors or a dict
+    # labels = "mypkg.data:probe_labels"     # one int/str per input: a cloud per label too
 
     [inputs.args]                            # keyword arguments of the factory (optional)
 
@@ -100,7 +101,7 @@ __all__ = ["RunConfig", "call_factory", "load_config", "resolve_factory"]
 _TOP = ("title", "run_dir", "model", "inputs", "capture", "homology", "significance", "summary",
         "execution")  # fmt: skip
 _MODEL = ("args", "checkpoints", "factory", "strict")
-_INPUTS = ("args", "factory")
+_INPUTS = ("args", "factory", "labels")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,7 +111,9 @@ class RunConfig:
     See the module docstring for the file format; :func:`load_config` reads one.
     ``checkpoints=None``: the model as its factory makes it is the one checkpoint
     (``"pretrained"``, step 0). ``model_args`` and ``inputs_args`` are the factories' keyword
-    arguments; ``file`` the config file (named in errors).
+    arguments (the labels factory takes the inputs factory's); ``labels_factory``, when set,
+    gives a label per probe input, and each layer then also gives one cloud per label value;
+    ``file`` the config file (named in errors).
     """
 
     model_factory: str
@@ -119,6 +122,7 @@ class RunConfig:
     checkpoints: str | None = None
     model_args: Mapping[str, Any] = field(default_factory=dict)
     inputs_args: Mapping[str, Any] = field(default_factory=dict)
+    labels_factory: str | None = None
     views: tuple[str, ...] = ("raw",)
     strict: bool = True
     capture: CaptureOptions = field(default_factory=CaptureOptions)
@@ -256,6 +260,9 @@ def _read(data: dict[str, Any], cfg_path: Path) -> RunConfig:
         model_args=_args(model, "model", cfg_path),
         inputs_factory=_string(inputs, "factory", "[inputs]", cfg_path),
         inputs_args=_args(inputs, "inputs", cfg_path),
+        labels_factory=_string(inputs, "labels", "[inputs]", cfg_path)
+        if "labels" in inputs
+        else None,
         layers=tuple(_names(capture["layers"], "[capture] layers", cfg_path)),
         views=_views(hom.get("views", ["raw"]), base, cfg_path),
         strict=strict,

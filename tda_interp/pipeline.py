@@ -15,6 +15,7 @@ for many results are said once at the end, with a count and the first places
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, closing
@@ -23,10 +24,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 from torch import nn
 
 from tda_interp.config import RunConfig, call_factory
 from tda_interp.exceptions import (
+    ActivationError,
     ConfigError,
     ExecutionError,
     TdaInterpError,
@@ -124,6 +127,7 @@ class RunPlan:
     significance: SignificanceOptions
     summary: SummaryOptions
     inputs: Mapping[str, Any]
+    point_labels: tuple[str, ...] | None = None
 
     @property
     def view_names(self) -> tuple[str, ...]:
@@ -141,7 +145,34 @@ class RunPlan:
             "significance": self.significance.params(),
             "summary": self.summary.params(),
             "inputs": dict(self.inputs),
-        }
+        } | ({"point_labels": _labels_digest(self.point_labels)} if self.point_labels else {})
+
+    def split(self, captured: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``captured`` plus, when the probe inputs have labels, one cloud per label value of
+        every cloud: ``"<cloud>@<label>"`` holds the rows of the inputs with that label.
+
+        Raises
+        ------
+        ActivationError
+            A cloud has not one point per input (a token-level reduction), so its rows cannot
+            be told apart by input label.
+        """
+        out = dict(captured)
+        if not self.point_labels:
+            return out
+        labels = np.asarray(self.point_labels)
+        values = _label_values(self.point_labels)
+        for name, points in captured.items():
+            if len(points) != len(labels):
+                raise ActivationError(
+                    f"Cloud {name!r} has {len(points)} points but the probe set has "
+                    f"{len(labels)} labelled inputs: clouds split by label need one point per "
+                    'input. Use a reduction that gives one (reduction = "mean", "last", '
+                    '"first" or "flatten"), or drop the labels.'
+                )
+            for value in values:
+                out[f"{name}@{value}"] = points[labels == value]
+        return out
 
     def todo(self, writer: RunWriter, checkpoint: str) -> list[tuple[str, str]]:
         """The (layer, view) pairs of ``checkpoint`` with a result still missing (for a module
@@ -212,6 +243,7 @@ def plan_run(
     homology: RipsOptions | None = None,
     significance: SignificanceOptions | None = None,
     summary: SummaryOptions | None = None,
+    point_labels: ArrayLike | None = None,
 ) -> RunPlan:
     """Check everything a run needs, before anything is written, and fix what it computes.
 
@@ -230,8 +262,54 @@ def plan_run(
         homology=_given(homology, RipsOptions, "homology"),
         significance=_given(significance, SignificanceOptions, "significance"),
         summary=_given(summary, SummaryOptions, "summary"),
-        inputs=inputs_fingerprint(inputs),
+        inputs=(fingerprint := inputs_fingerprint(inputs)),
+        point_labels=_check_labels(point_labels, int(fingerprint["n_inputs"])),
     )
+
+
+def _check_labels(labels: ArrayLike | None, n_inputs: int) -> tuple[str, ...] | None:
+    """Labels of the probe inputs as strings (one per input), checked; None without."""
+    if labels is None:
+        return None
+    arr = np.asarray(labels.detach().cpu() if hasattr(labels, "detach") else labels)
+    if arr.ndim != 1 or len(arr) != n_inputs:
+        raise ConfigError(
+            f"Expected point_labels of shape ({n_inputs},), one label per probe input, got "
+            f"shape {arr.shape}; pass one int or str per input (e.g. its class).",
+            key="point_labels",
+        )
+    if arr.dtype.kind == "f" and not np.all(arr == np.round(arr)):
+        raise ConfigError(
+            "Expected point_labels to be ints or strs (the groups to split clouds by), got "
+            f"floats such as {arr[arr != np.round(arr)][0]!r}; round or bin them first.",
+            key="point_labels",
+        )
+    text = tuple(str(int(v)) if arr.dtype.kind in "fb" else str(v) for v in arr.tolist())
+    bad = [v for v in dict.fromkeys(text) if not v or any(c in v for c in "/\\#@")]
+    if bad:
+        raise ConfigError(
+            f"Label {bad[0]!r} cannot name a cloud (empty, or holds one of / \\ # @); "
+            "map the labels to plain names or ints first.",
+            key="point_labels",
+        )
+    return text
+
+
+def _label_values(labels: Sequence[str]) -> list[str]:
+    """The distinct labels, in numeric order when all are ints, else sorted as text."""
+    distinct = list(dict.fromkeys(labels))
+    try:
+        return sorted(distinct, key=int)
+    except ValueError:
+        return sorted(distinct)
+
+
+def _labels_digest(labels: Sequence[str]) -> dict[str, Any]:
+    text = "\n".join(labels).encode("utf-8")
+    return {
+        "n_values": len(set(labels)),
+        "sha256": "sha256:" + hashlib.sha256(text).hexdigest(),
+    }
 
 
 def compute_results(
@@ -367,6 +445,7 @@ def run_pipeline(
     strict: bool = True,
     info: dict[str, Any] | None = None,
     overwrite: bool = False,
+    point_labels: ArrayLike | None = None,
 ) -> RunOutcome:
     """Compute and store the diagrams of every (checkpoint, layer, view).
 
@@ -405,6 +484,10 @@ def run_pipeline(
         Descriptive manifest fields (model name, title).
     overwrite : bool, default False
         Discard a run directory written with other parameters.
+    point_labels : array-like of shape (n_inputs,), optional
+        A label per probe input (its class, its token...): besides the whole cloud, each layer
+        then gives one cloud per label value, ``"<layer>@<label>"``, of the points of the inputs
+        with that label (the reduction must give one point per input).
 
     Returns
     -------
@@ -431,6 +514,7 @@ def run_pipeline(
         homology=homology,
         significance=significance,
         summary=summary,
+        point_labels=point_labels,
     )
     info = dict(info or {}) | {"correction": plan.summary.correction}
     writer = RunWriter(run_dir, plan.params, info=info, overwrite=overwrite)
@@ -483,7 +567,7 @@ def run_pipeline(
                             report(f"{label}: already done")
                         continue
                     load_checkpoint(model, path, strict=strict)
-                    captured = _capture(model, inputs, plan, todo, label, log)
+                    captured = plan.split(_capture(model, inputs, plan, todo, label, log))
                     clouds = plan.clouds(writer, label, todo, captured)
                     done[label] = plan.n_results(writer) - len(clouds)
                     if runner is None:
@@ -719,6 +803,15 @@ def run_from_config(
         args=config.inputs_args,
         where=f"{where}[inputs.args]",
     )
+    point_labels = None
+    if config.labels_factory is not None:
+        point_labels = call_factory(
+            config.labels_factory,
+            base_dir=config.base_dir,
+            what="labels factory",
+            args=config.inputs_args,
+            where=f"{where}[inputs.args]",
+        )
     views = resolve_views(list(config.views), base_dir=config.base_dir)
     # what `tda-interp compare` needs to capture the same clouds again
     info: dict[str, Any] = {
@@ -756,4 +849,5 @@ def run_from_config(
             strict=config.strict,
             info=info,
             overwrite=overwrite,
+            point_labels=point_labels,
         )

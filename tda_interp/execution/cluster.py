@@ -211,19 +211,26 @@ class CheckpointOutput:
 
 def split_clouds(captured: Mapping[str, Any], layer: str) -> list[str]:
     """The clouds ``layer`` gave: ``layer#0`` .. ``layer#k-1`` for a module called k times per
-    forward pass (in call order), else ``[layer]``.
+    forward pass (in call order), else ``[layer]``; each followed by its clouds per label of
+    the probe inputs (``layer@3``, in the order captured), when the inputs have labels.
 
     Examples
     --------
     >>> split_clouds({"fc#1": 0, "fc#0": 0, "out": 0}, "fc"), split_clouds({"out": 0}, "out")
     (['fc#0', 'fc#1'], ['out'])
+    >>> split_clouds({"out": 0, "out@0": 0, "out@1": 0}, "out")
+    ['out', 'out@0', 'out@1']
     """
     prefix = f"{layer}#"
     calls = sorted(
         (k for k in captured if k.startswith(prefix) and k[len(prefix) :].isdigit()),
         key=lambda k: int(k[len(prefix) :]),
     )
-    return calls or [layer]
+    out = []
+    for cloud in calls or [layer]:
+        out.append(cloud)
+        out += [k for k in captured if k.startswith(f"{cloud}@")]
+    return out
 
 
 def _device(name: str) -> Any:
@@ -290,7 +297,7 @@ def run_checkpoint(job: CheckpointJob, shared: tuple[nn.Module, Inputs]) -> Chec
         warnings.simplefilter("always")
         try:
             with _MODEL_LOCK:
-                captured = _capture(job, model, inputs)
+                captured = job.plan.split(_capture(job, model, inputs))
         except TdaInterpError as err:
             raise with_context(err, job.place) from err
     cache = None
