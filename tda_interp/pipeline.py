@@ -822,6 +822,7 @@ def run_from_config(
     }
     info |= {"model_args": dict(config.model_args)} if config.model_args else {}
     info |= {"inputs_args": dict(config.inputs_args)} if config.inputs_args else {}
+    info |= {"labels": config.labels_factory} if config.labels_factory else {}
     if config.title:
         info["title"] = config.title
     with ExitStack() as stack:

@@ -12,6 +12,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -836,6 +837,8 @@ def _clouds(
         raise ConfigError(f'clouds must be True, False or "auto", got {mode!r}.')
     from tda_interp.compare.runs import run_activations  # compare is optional here
 
+    if point_labels is None and activations is None:
+        point_labels = _run_labels(run)
     params = run.params
     capture = params.get("capture") or {}
     per_input = str(capture.get("reduction", "none")) not in ("tokens", "spatial") and not (
@@ -877,6 +880,8 @@ def _clouds(
                 missing[str(err)] = None
                 continue
         for layer in layers:
+            if "@" in layer and layer.split("@", 1)[0] in acts:
+                continue  # a cloud per label: its points are drawn, coloured, in the whole one
             for view in views:
                 key = (ck.label, layer, view)
                 result = by_key.get(key)
@@ -908,6 +913,26 @@ def _clouds(
         where = "some checkpoints" if out else "any checkpoint"
         notes = {f"No point clouds at {where}: {first}{more} {how}": None, **notes}
     return tuple(out), label_name, " ".join(notes)
+
+
+def _run_labels(run: Run) -> list[Any] | None:
+    """The labels of the probe inputs from the run's labels factory (runs made from a config
+    with ``[inputs] labels``), else None."""
+    info = run.info
+    if not info.get("labels") or "base_dir" not in info:
+        return None
+    from tda_interp.config import call_factory
+
+    try:
+        labels = call_factory(
+            str(info["labels"]),
+            base_dir=Path(info["base_dir"]),
+            what="labels factory",
+            args=info.get("inputs_args"),
+        )
+        return [str(v) for v in np.asarray(labels).tolist()]
+    except TdaInterpError:
+        return None
 
 
 def _cloud_entry(

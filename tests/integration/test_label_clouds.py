@@ -134,3 +134,15 @@ def test_a_config_names_a_labels_factory(tmp_path: Path) -> None:
     run = ti.Run(tmp_path / "run")
     assert {r.layer for r in run.results()} == {"0", "0@0", "0@1"}
     assert run.diagram("pretrained", "0@1", "raw").n_points == 20
+
+
+def test_the_report_colours_the_points_by_the_runs_labels(tmp_path: Path) -> None:
+    from tda_interp.reports import build_report
+
+    test_a_config_names_a_labels_factory(tmp_path)
+    report = build_report(tmp_path / "run")
+    assert report.cloud_label == "your labels"
+    (entry,) = [c for c in report.clouds if c.layer == "0"]
+    assert entry.labels == tuple(str(i % 2) for i in range(40))
+    assert not [c for c in report.clouds if "@" in c.layer]  # drawn within the whole cloud
+    assert "No activations" not in report.clouds_note
