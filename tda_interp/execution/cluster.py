@@ -461,7 +461,6 @@ class ClusterExecutor(DaskExecutor):
         cluster with no worker for ``stall_timeout`` seconds, raises ExecutionError; the
         task's own errors are raised with their class.
         """
-        from distributed import wait as wait_for
 
         from tda_interp.execution._dask_plugin import SharedPayload
 
@@ -506,16 +505,7 @@ class ClusterExecutor(DaskExecutor):
             except (CancelledError, OSError) as err:
                 raise self._lost(err) from err
             while pending:
-                try:
-                    done, pending = wait_for(
-                        pending, timeout=min(1.0, self.stall_timeout), return_when="FIRST_COMPLETED"
-                    )
-                except TimeoutError:
-                    no_worker_since = self._check_workers(no_worker_since)
-                    continue
-                except (CancelledError, OSError) as err:
-                    raise self._lost(err) from err
-                no_worker_since = None
+                done, pending, no_worker_since = self._next_done(pending, no_worker_since)
                 for fut in done:
                     i = index.pop(fut)
                     label = names.pop(i)

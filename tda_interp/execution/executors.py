@@ -245,25 +245,32 @@ class DaskExecutor(_Closing):
                     "`dask scheduler` and workers with `dask worker ADDRESS`."
                 ) from err
 
-    def imap(self, func: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
+    def _next_done(
+        self, pending: set[Any], no_worker_since: float | None
+    ) -> tuple[set[Any], set[Any], float | None]:
+        """Wait up to a second for some of ``pending``: (done, still pending, since when the
+        cluster has had no worker). A cluster without workers for ``stall_timeout``, or a lost
+        scheduler, raises :class:`~tda_interp.exceptions.ExecutionError`."""
         from distributed import wait as wait_for
 
+        try:
+            done, rest = wait_for(
+                pending, timeout=min(1.0, self.stall_timeout), return_when="FIRST_COMPLETED"
+            )
+        except TimeoutError:
+            return set(), pending, self._check_workers(no_worker_since)
+        except (CancelledError, OSError) as err:
+            raise self._lost(err) from err
+        return set(done), set(rest), None
+
+    def imap(self, func: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
         futures = [self.client.submit(func, item, pure=False) for item in items]
         index = {fut.key: i for i, fut in enumerate(futures)}
         pending = set(futures)
         no_worker_since: float | None = None
         try:
             while pending:
-                try:
-                    done, pending = wait_for(
-                        pending, timeout=min(1.0, self.stall_timeout), return_when="FIRST_COMPLETED"
-                    )
-                except TimeoutError:
-                    no_worker_since = self._check_workers(no_worker_since)
-                    continue
-                except (CancelledError, OSError) as err:
-                    raise self._lost(err) from err
-                no_worker_since = None
+                done, pending, no_worker_since = self._next_done(pending, no_worker_since)
                 for fut in done:
                     try:
                         result = fut.result()
