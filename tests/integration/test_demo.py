@@ -47,3 +47,19 @@ def test_full_demo_shows_the_embedding_circle_forming(tmp_path: Path) -> None:
     assert h1.loc[(end, "pc1-2"), "n_long"] >= 1
     # the raw 128-d embedding hides it (views matter)
     assert h1.loc[(end, "raw"), "max_rel_persistence"] < 0.2
+    # what the report shows without reading numbers: the loop called significant in the pc1-2
+    # scatter of the trained embedding, drawn through its points; nothing in the untrained one;
+    # the test accuracy on the same step axis
+    from tda_interp.reports import build_report
+
+    report = build_report(tmp_path / "run")
+    (pc12,) = [m for m in report.matrices if m.view == "pc1-2"]
+    embed = report.layers.index("embed")
+    calls = pc12.array("n_significant", 1)
+    assert calls[embed, -1] >= 1
+    assert all(m.array("n_significant", 1)[:, 0].sum() == 0 for m in report.matrices)
+    last = report.cloud(end, "embed", "pc1-2")
+    assert last is not None and last.cycles and len(last.cycles[0]) >= 10
+    first = report.cloud(start, "embed", "pc1-2")
+    assert first is not None and not first.cycles
+    assert {"test_accuracy", "train_loss"} <= {m.name for m in report.metrics}
