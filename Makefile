@@ -28,6 +28,14 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"
 
+# 02_neuron_torus.py is left out: it does not reproduce its result yet (README, "Examples")
+EXAMPLES := 01_grokking_control 03_tms_pentagon 04_topology_simplification 06_cross_architecture
+
+.PHONY: examples
+examples: $(STAMP)  # each trains its model from scratch (full budget) and prints PASS/FAIL
+	@status=0; for e in $(EXAMPLES); do echo "== examples/$$e.py"; \
+		$(PY) examples/$$e.py || status=1; done; exit $$status
+
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
