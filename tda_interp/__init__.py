@@ -30,6 +30,7 @@ _EXPORTS = {
     "Diagram": "tda_interp.diagrams",
     "DistanceOptions": "tda_interp.options",
     "ExecutionOptions": "tda_interp.options",
+    "ProbeSet": "tda_interp.hooks",
     "Provenance": "tda_interp.diagrams",
     "RipsOptions": "tda_interp.options",
     "Run": "tda_interp.store",
@@ -97,6 +98,7 @@ if TYPE_CHECKING:
         vietoris_rips,
     )
     from tda_interp.hooks import (
+        ProbeSet,
         capture,
         describe_sites,
         find_checkpoints,
@@ -143,6 +145,7 @@ __all__ = [
     "Diagram",
     "DistanceOptions",
     "ExecutionOptions",
+    "ProbeSet",
     "Provenance",
     "RipsOptions",
     "Run",

@@ -60,7 +60,7 @@ from tda_interp.hooks import (
     run_capture,
 )
 from tda_interp.hooks.checkpoints import CheckpointSpec
-from tda_interp.hooks.inputs import Inputs
+from tda_interp.hooks.inputs import Inputs, ProbeSet
 from tda_interp.hooks.sites import SiteSpec
 from tda_interp.options import (
     CaptureOptions,
@@ -432,7 +432,7 @@ def _failed_warning(error: BaseException) -> TdaInterpWarning:
 def run_pipeline(
     model: nn.Module,
     checkpoints: CheckpointSpec,
-    inputs: Inputs,
+    inputs: Inputs | ProbeSet,
     run_dir: str | os.PathLike[str],
     *,
     layers: SiteSpec,
@@ -445,7 +445,6 @@ def run_pipeline(
     strict: bool = True,
     info: dict[str, Any] | None = None,
     overwrite: bool = False,
-    point_labels: ArrayLike | None = None,
 ) -> RunOutcome:
     """Compute and store the diagrams of every (checkpoint, layer, view).
 
@@ -456,8 +455,11 @@ def run_pipeline(
     checkpoints : path, glob or sequence of paths
         A folder, a glob or a file (natural step order), or a list in training order:
         state-dict files (``.pt``/``.pth``, ``.safetensors``) or Hugging Face model folders.
-    inputs : Tensor, tuple of Tensors or dict of Tensors
-        The probe set, batch along dimension 0.
+    inputs : Tensor, tuple of Tensors, dict of Tensors or ProbeSet
+        The probe set, batch along dimension 0; a :class:`~tda_interp.hooks.ProbeSet` adds a
+        label per input: besides the whole cloud, each layer then gives one cloud per label
+        value, ``"<layer>@<label>"``, of the points of the inputs with that label (the
+        reduction must give one point per input).
     run_dir : path
         Where results go; resumed if it exists with the same parameters.
     layers : str, sequence, callable or module type
@@ -484,10 +486,6 @@ def run_pipeline(
         Descriptive manifest fields (model name, title).
     overwrite : bool, default False
         Discard a run directory written with other parameters.
-    point_labels : array-like of shape (n_inputs,), optional
-        A label per probe input (its class, its token...): besides the whole cloud, each layer
-        then gives one cloud per label value, ``"<layer>@<label>"``, of the points of the inputs
-        with that label (the reduction must give one point per input).
 
     Returns
     -------
@@ -503,6 +501,10 @@ def run_pipeline(
         ``run_dir`` holds another run, or a checkpoint changed since its results were written.
     """
     exec_opts = _given(execution, ExecutionOptions, "execution")
+    point_labels = None
+    if isinstance(inputs, ProbeSet):
+        point_labels = inputs.labels
+        inputs = inputs.inputs
     paths = resolve_checkpoints(checkpoints)
     labels = checkpoint_labels(paths)
     plan = plan_run(
@@ -803,15 +805,15 @@ def run_from_config(
         args=config.inputs_args,
         where=f"{where}[inputs.args]",
     )
-    point_labels = None
     if config.labels_factory is not None:
-        point_labels = call_factory(
+        labels = call_factory(
             config.labels_factory,
             base_dir=config.base_dir,
             what="labels factory",
             args=config.inputs_args,
             where=f"{where}[inputs.args]",
         )
+        inputs = ProbeSet(inputs, labels)
     views = resolve_views(list(config.views), base_dir=config.base_dir)
     # what `tda-interp compare` needs to capture the same clouds again
     info: dict[str, Any] = {
@@ -850,5 +852,4 @@ def run_from_config(
             strict=config.strict,
             info=info,
             overwrite=overwrite,
-            point_labels=point_labels,
         )

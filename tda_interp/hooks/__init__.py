@@ -26,7 +26,7 @@ from tda_interp.hooks.checkpoints import (
     resolve_checkpoints,
 )
 from tda_interp.hooks.guards import inference_mode
-from tda_interp.hooks.inputs import inputs_fingerprint
+from tda_interp.hooks.inputs import ProbeSet, inputs_fingerprint
 from tda_interp.hooks.listing import SiteInfo, describe_sites, list_sites
 from tda_interp.hooks.outputs import select_output
 from tda_interp.hooks.recorder import Capture
@@ -38,6 +38,7 @@ __all__ = [
     "MemmapBuffer",
     "MemoryBuffer",
     "PointBuffer",
+    "ProbeSet",
     "ReservoirBuffer",
     "SiteInfo",
     "capture",

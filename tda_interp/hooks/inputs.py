@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import torch
@@ -18,6 +19,7 @@ from tda_interp.exceptions import ConfigError
 
 __all__ = [
     "Inputs",
+    "ProbeSet",
     "find_attention_mask",
     "find_token_ids",
     "inputs_fingerprint",
@@ -27,6 +29,29 @@ __all__ = [
 
 Inputs: TypeAlias = torch.Tensor | tuple[Any, ...] | Mapping[str, Any]
 """Model inputs: a tensor, a tuple passed as ``*args``, or a mapping passed as ``**kwargs``."""
+
+
+@dataclass(frozen=True)
+class ProbeSet:
+    """Probe inputs with a label per input (its class, its token...): a run given one forms,
+    besides each layer's whole cloud, one cloud per label value, ``"<layer>@<label>"``.
+
+    Parameters
+    ----------
+    inputs : Tensor, tuple or mapping
+        The probe inputs, as :data:`Inputs`.
+    labels : array-like of shape (n_inputs,)
+        One int or str per input (checked by the run, before anything is written).
+
+    Examples
+    --------
+    >>> probe = ProbeSet(torch.zeros(4, 2), [0, 1, 0, 1])
+    >>> probe.labels
+    [0, 1, 0, 1]
+    """
+
+    inputs: Inputs
+    labels: Any
 
 
 def n_rows(inputs: Inputs) -> int:

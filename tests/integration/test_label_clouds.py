@@ -45,12 +45,11 @@ def test_one_cloud_per_label_beside_the_whole_cloud(tmp_path: Path) -> None:
     out = ti.run_pipeline(
         model,
         [tmp_path / "step_0.pt"],
-        x,
+        ti.ProbeSet(x, labels),
         tmp_path / "run",
         layers=["0"],
         homology=RipsOptions(maxdim=1),
         execution=SERIAL,
-        point_labels=labels,
     )
     assert out.computed == 3 and out.layers == ("0", "0@0", "0@1")
     run = ti.Run(tmp_path / "run")
@@ -70,11 +69,11 @@ def test_labels_are_checked_before_anything_is_written(tmp_path: Path) -> None:
     kwargs = {"layers": ["0"], "execution": SERIAL}
     with pytest.raises(ConfigError, match=r"shape \(60,\)"):
         ti.run_pipeline(
-            model, [tmp_path / "step_0.pt"], x, tmp_path / "a", point_labels=labels[:5], **kwargs
+            model, [tmp_path / "step_0.pt"], ti.ProbeSet(x, labels[:5]), tmp_path / "a", **kwargs
         )  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="floats"):
         ti.run_pipeline(
-            model, [tmp_path / "step_0.pt"], x, tmp_path / "a", point_labels=labels + 0.5, **kwargs
+            model, [tmp_path / "step_0.pt"], ti.ProbeSet(x, labels + 0.5), tmp_path / "a", **kwargs
         )  # type: ignore[arg-type]
     assert not (tmp_path / "a").exists()
     seq = torch.stack([x, x], 1)  # (inputs, positions, features): one point per token
@@ -82,10 +81,9 @@ def test_labels_are_checked_before_anything_is_written(tmp_path: Path) -> None:
         ti.run_pipeline(
             model,
             [tmp_path / "step_0.pt"],
-            seq,
+            ti.ProbeSet(seq, labels),
             tmp_path / "b",
             capture=CaptureOptions(reduction="tokens"),
-            point_labels=labels,
             **kwargs,  # type: ignore[arg-type]
         )
 
