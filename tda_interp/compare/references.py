@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from tda_interp.compare.matrices import pairwise_distances
+from tda_interp.compare.matrices import paired_distances, pairwise_distances
 from tda_interp.diagrams.diagram import Diagram
 from tda_interp.exceptions import ActivationError, ConfigError
 from tda_interp.execution.dispatch import open_cache, run_tasks
@@ -263,13 +263,9 @@ def replicate_distances(
             if output.diagram is None:
                 raise output.failure or ActivationError(f"No diagram for {tasks[index].place}.")
             diagrams[index] = output.diagram
-    distances = []
-    for k in range(len(rows)):
-        a, b = diagrams[2 * k], diagrams[2 * k + 1]
-        assert a is not None and b is not None
-        distances.append(float(pairwise_distances([a], [b], dim, opts, execution=_NO_CACHE)[0, 0]))
+    done = [d for d in diagrams if d is not None]  # every task gave one, or raised above
     frame = pd.DataFrame(rows, columns=["layer", "view", "dim", "replicate", "n_points"])
-    frame["distance"] = distances
+    frame["distance"] = paired_distances(done[0::2], done[1::2], dim, opts, execution=_NO_CACHE)
     return frame
 
 

@@ -1078,11 +1078,8 @@ def _layer_distances(
 
 def _metrics(run: Run) -> tuple[MetricSeries, ...]:
     """Scalars logged during training (finite values only), by name in the order logged."""
-    read = getattr(run, "metrics", None)
-    if read is None:
-        return ()
-    frame = read()
-    if frame is None or len(frame) == 0:
+    frame = run.metrics()
+    if len(frame) == 0:
         return ()
     out = []
     for name in dict.fromkeys(frame["name"]):
