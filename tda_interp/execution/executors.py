@@ -254,9 +254,13 @@ class DaskExecutor(_Closing):
         from distributed import wait as wait_for
 
         try:
-            done, rest = wait_for(
-                pending, timeout=min(1.0, self.stall_timeout), return_when="FIRST_COMPLETED"
-            )
+            # `wait` waits on the default client's event loop: with several clients in one
+            # process (two executors, a notebook's own client) it would miss our futures'
+            # completion and return only at the timeout, a second lost per task
+            with self.client.as_current():
+                done, rest = wait_for(
+                    pending, timeout=min(1.0, self.stall_timeout), return_when="FIRST_COMPLETED"
+                )
         except TimeoutError:
             return set(), pending, self._check_workers(no_worker_since)
         except (CancelledError, OSError) as err:

@@ -279,3 +279,15 @@ def test_the_executor_string_is_checked_once() -> None:
     assert ExecutionOptions(executor="dask-checkpoints:tcp://127.0.0.1:8786").executor
     with pytest.raises(Exception, match="dask-checkpoints:ADDRESS"):
         ExecutionOptions(executor="dask-checkpoint:tcp://127.0.0.1:8786")
+
+
+def test_a_finished_task_is_seen_at_once_when_another_client_is_the_default() -> None:
+    # `distributed.wait` waits on the default (latest) client's loop; it missed the first
+    # executor's completions and returned only at its one-second poll: a second per task
+    with _cluster(1) as first_cluster, _cluster(1) as second_cluster:
+        with ClusterExecutor(first_cluster.scheduler_address, ClusterOptions()) as first:
+            with ClusterExecutor(second_cluster.scheduler_address):  # now the default client
+                for _ in range(3):
+                    future = first.client.submit(time.sleep, 0.05, pure=False)
+                    done, pending, _since = first._next_done({future}, None)
+                    assert (done, pending) == ({future}, set())
