@@ -28,8 +28,8 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"
 
-# 02_neuron_torus.py is left out: it does not reproduce its result yet (README, "Examples")
-EXAMPLES := 01_grokking_control 03_tms_pentagon 04_topology_simplification 06_cross_architecture
+EXAMPLES := 01_grokking_control 02_neuron_torus 03_tms_pentagon 04_topology_simplification \
+	05_minilm_depth 06_cross_architecture
 
 .PHONY: examples
 examples: $(STAMP)  # each trains its model from scratch (full budget) and prints PASS/FAIL

@@ -53,6 +53,20 @@ def test_grokking_circle_shows_beside_the_shuffled_label_control(tmp_path: Path)
 
 
 @pytest.mark.slow
+def test_neurons_of_one_frequency_form_a_torus(tmp_path: Path) -> None:
+    stdout = _run_example("02_neuron_torus", tmp_path)
+    assert "H1: 2 significant" in stdout and "H2: 1 significant" in stdout
+    assert (tmp_path / "out" / "report.html").is_file()
+
+
+def test_minilm_output_layer_clusters_paraphrases_by_meaning(tmp_path: Path) -> None:
+    stdout = _run_example("05_minilm_depth", tmp_path)
+    assert "encoder.layer.5" in stdout and "embeddings" in stdout
+    for name in ("minilm.toml", "report.html"):
+        assert (tmp_path / "out" / name).is_file()
+
+
+@pytest.mark.slow
 def test_topology_simplifies_through_depth(tmp_path: Path) -> None:
     stdout = _run_example("04_topology_simplification", tmp_path)
     assert "hidden.7" in stdout
