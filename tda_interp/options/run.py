@@ -289,7 +289,9 @@ class ExecutionOptions(Options):
         progress bar with it; ``-q`` turns it off).
     stall_timeout : float, default 300
         Seconds a Dask cluster may have no worker while tasks wait before the run ends with a
-        clear error (finished results are kept; rerun to resume).
+        clear error (finished results are kept; rerun to resume). For the executors a run
+        makes from a string (``"dask:..."``, ``"dask-checkpoints:..."``); an executor object
+        keeps its own (``ClusterOptions(stall_timeout=...)``).
     on_error : {"record", "raise"}, default "record"
         What a diagram that cannot be computed from its cloud (a dead layer's constant
         activations, too few points, over the memory budget) does to a run: it is recorded as a
