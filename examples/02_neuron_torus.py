@@ -33,18 +33,18 @@ seed 1 passes (full 2.8e-5 against 1.0e-4, quick 5.6e-5 against 9.5e-5). Measure
 example on the same clouds.
 
 What it took, and the limits it shows. The two loops are the two longest H1 bars at every size
-tried, but the universal test has little margin on a noise-free torus: death/birth of the
-loops stays near 5-6 (it grows slowly with points on this 59 x 59 grid) while the Bonferroni
-factor grows with the number of bars. On the ReLU outputs (layer ``mlp``) the loops missed the
-cutoff at 800 to 2,000 points (e.g. p = 2.0e-4 and 2.6e-4 against 1.9e-4 at 800 points), and
-so did a perfect flat torus ``(cos u, sin u, cos v, sin v)`` of 800 uniform points (p = 3.5e-4
-against 2.3e-4), where a torus with a little noise in 128 dimensions passes at 600 (the tiny
-bars that noise adds lower the normalisation). Pre-activations at 800 points passed for the
-full model (9.9e-5 against 1.6e-4) but not the quick one (2.2e-4 against 1.7e-4); at 1,000
-and 1,200 points both pass. Landmarks do not help: their certified widening (about the
-sampling spacing) removes every H1 call. The cost estimate for 1,200 points (33 GB) is an
-envelope calibrated on noisy tori; this cloud took 0.26 GB, hence ``memory_budget = "40GB"``
-in the config (the budget stays enforced: the diagram runs in a child process capped at it).
+tried, but the universal test has little margin on a noise-free torus: death/birth of the loops
+stays near 5-6 (it grows slowly with points on this 59 x 59 grid) while the Bonferroni factor
+grows with the number of bars. On the ReLU outputs (layer ``mlp``) the loops missed the cutoff
+at 800 points (p = 2.0e-4 and 2.6e-4 against 1.9e-4), and so did a perfect flat torus ``(cos u,
+sin u, cos v, sin v)`` of 800 uniform points (p = 3.5e-4 against 2.3e-4), where a torus with a
+little noise in 128 dimensions passes at 600 (the tiny bars that noise adds lower the
+normalisation). Pre-activations at 800 points passed for the full model (9.9e-5 against 1.6e-4)
+but not the quick one (2.2e-4 against 1.7e-4); at 1,000 and 1,200 points both pass. Landmarks do
+not help: their certified widening (about the sampling spacing) removes every H1 call. The cost
+estimate for 1,200 points (33 GB) is an envelope calibrated on noisy tori; this cloud took 0.47
+GB (86 s), hence ``memory_budget = "40GB"`` in the config (the budget stays enforced: the
+diagram runs in a child process capped at it).
 
 Run: ``python examples/02_neuron_torus.py [--quick] [-o OUT]`` (default output
 ``runs/examples/02_neuron_torus``).
@@ -92,7 +92,7 @@ views = ["factory:{script}:fourier_units"]
 maxdim = 2
 approximation = "subsample:{points}"
 # the cost estimate is an envelope calibrated on noisy tori (33 GB for 1,200 points here);
-# this noise-free torus took 0.26 GB and about 45 s with gudhi. The budget stays enforced:
+# this noise-free torus took 0.47 GB and 86 s with gudhi. The budget stays enforced:
 # the diagram runs in a child process capped at it.
 memory_budget = "40GB"
 
