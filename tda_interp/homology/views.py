@@ -315,18 +315,31 @@ def _parse_units(raw: str, base_dir: Path | None) -> View:
         )
     if not arg.lower().endswith(".npy"):
         raise ConfigError(f"View {raw!r}: expected {_UNITS_FORMS}.")
+    return _view_from_file(raw, arg, base_dir, "a unit mask", "mask", units_view)
+
+
+def _view_from_file(
+    raw: str,
+    arg: str,
+    base_dir: Path | None,
+    what: str,
+    name: str,
+    build: Callable[[NDArray[Any]], View],
+) -> View:
+    """``build(numpy.load(arg))`` for a ``units:<mask.npy>`` or ``project:<matrix.npy>`` view,
+    with ``arg`` relative to ``base_dir``; the file is the view's ``source``."""
     path = Path(arg).expanduser()
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
     try:
-        mask = np.load(path, allow_pickle=False)
+        array = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as err:
         raise ConfigError(
-            f"View {raw!r}: cannot read a unit mask from {str(path)!r} ({err}); save one with "
-            "numpy.save(path, mask) (a path relative to the config file's folder)."
+            f"View {raw!r}: cannot read {what} from {str(path)!r} ({err}); save one with "
+            f"numpy.save(path, {name}) (a path relative to the config file's folder)."
         ) from err
     try:
-        return replace(units_view(mask), source=str(path))
+        return replace(build(array), source=str(path))
     except ConfigError as err:
         raise ConfigError(f"View {raw!r} ({str(path)!r}): {err}") from err
 
@@ -378,20 +391,8 @@ def parse_view(view: ViewLike, *, base_dir: Path | None = None) -> View:
     if raw.lower().startswith(_FACTORY):
         return _parse_factory(raw, base_dir)
     if raw.lower().startswith(_PROJECT):
-        path = Path(raw[len(_PROJECT) :])
-        if not path.is_absolute() and base_dir is not None:
-            path = base_dir / path
-        try:
-            matrix = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as err:
-            raise ConfigError(
-                f"View {raw!r}: cannot read a projection matrix from {str(path)!r} ({err}); "
-                "save one with numpy.save(path, matrix)."
-            ) from err
-        try:
-            return replace(projection_view(matrix), source=str(path))
-        except ConfigError as err:
-            raise ConfigError(f"View {raw!r} ({str(path)!r}): {err}") from err
+        arg = raw[len(_PROJECT) :]
+        return _view_from_file(raw, arg, base_dir, "a projection matrix", "matrix", projection_view)
     text = raw.lower()
     if text in ("raw", "centered", "standardized"):
         return View(name=text, kind=text)  # type: ignore[arg-type]
