@@ -261,3 +261,30 @@ def test_factory_spec_errors(tmp_path: Path) -> None:
 
 def test_view_dataclass_is_unchanged_for_old_kinds() -> None:
     assert parse_view("pc1-2") == View(name="pc1-2", kind="pca", components=(0, 1))
+
+
+# ------------------------------------------------------- project:<matrix.npy>, missing files
+def test_projection_file_relative_to_the_config_folder(tmp_path: Path) -> None:
+    matrix = np.eye(6)[:, [0, 3]]
+    np.save(tmp_path / "proj.npy", matrix)
+    view = parse_view("project:proj.npy", base_dir=tmp_path)
+    assert view.source == str(tmp_path / "proj.npy")
+    X = np.arange(24.0).reshape(4, 6)
+    np.testing.assert_array_equal(apply_view(X, view), X @ matrix)
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        (
+            "project:absent.npy",
+            r"cannot read a projection matrix from .*numpy\.save\(path, matrix\)",
+        ),
+        ("units:absent.npy", r"cannot read a unit mask from .*numpy\.save\(path, mask\)"),
+    ],
+)
+def test_an_unreadable_view_file_says_which_and_how_to_write_one(
+    tmp_path: Path, spec: str, match: str
+) -> None:
+    with pytest.raises(ConfigError, match=match):
+        parse_view(spec, base_dir=tmp_path)
